@@ -1,0 +1,154 @@
+r"""Determinism metrics on packed neural codes (paper, Sec. 4: "redundancy ratio").
+
+The paper measures how often distinct examples fall into the same linear region. With N
+examples and D distinct codes among them,
+
+.. math::
+
+    \mathrm{RR} = \frac{N - D}{N},
+
+computed on the training set and on the test set separately (test RR counts collisions among
+test examples only). RR = 0 means every example has a code of its own.
+
+Everything here works on packed rows by hashing: each row is folded into a 64-bit hash, the
+hashes are sorted (O(N log N) on one uint64 array), and rows that share a hash are compared
+byte for byte, so a hash collision can never merge two different codes. Nothing is O(N^2) and
+the codes are never unpacked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hashlib_nn.codes import NeuralCodes, as_packed
+
+__all__ = [
+    "CodeGroups",
+    "collision_fraction",
+    "distinct_codes",
+    "redundancy_ratio",
+]
+
+# Odd 64-bit multipliers (splitmix64 constants) for the row hash.
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+_M3 = np.uint64(0x94D049BB133111EB)
+
+
+def _row_words(packed: np.ndarray) -> np.ndarray:
+    """View packed rows as uint64 words (zero-padded to a multiple of 8 bytes)."""
+    n, nbytes = packed.shape
+    pad = (-nbytes) % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros((n, pad), dtype=np.uint8)], axis=1)
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _row_hash(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per row (splitmix64-style mixing of each word, chained over words)."""
+    h = np.zeros(words.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            z = words[:, j] + np.uint64(j + 1) * _M1
+            z = (z ^ (z >> np.uint64(30))) * _M2
+            z = (z ^ (z >> np.uint64(27))) * _M3
+            z ^= z >> np.uint64(31)
+            h = (h ^ z) * _M1 + np.uint64(j)
+    return h
+
+
+@dataclass(frozen=True)
+class CodeGroups:
+    """The partition of N codes into groups of identical codes (linear regions hit).
+
+    inverse: int64 (N,), the group id of each row; groups are numbered in order of first
+        appearance, so ``inverse[0] == 0``.
+    counts: int64 (D,), the size of each group.
+    first_index: int64 (D,), the first row of each group.
+    """
+
+    inverse: np.ndarray
+    counts: np.ndarray
+    first_index: np.ndarray
+
+    @property
+    def n_distinct(self) -> int:
+        return int(self.counts.shape[0])
+
+
+def distinct_codes(codes: NeuralCodes | np.ndarray) -> CodeGroups:
+    """Group identical rows of packed codes, exactly, without unpacking or O(N^2) work."""
+    packed, _ = as_packed(codes)
+    n = packed.shape[0]
+    if n == 0:
+        raise ValueError("codes hold no rows; the redundancy ratio needs at least one example")
+    words = _row_words(packed)
+    if words.shape[1] == 1:
+        keys = words[:, 0]
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        new_group = np.empty(n, dtype=bool)
+        new_group[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
+    else:
+        h = _row_hash(words)
+        order = np.argsort(h, kind="stable")
+        sw = words[order]
+        sh = h[order]
+        new_group = np.empty(n, dtype=bool)
+        new_group[0] = True
+        # A new group starts where the hash changes, or where the hash repeats but the row
+        # differs (a hash collision): the rows are compared in full there.
+        np.not_equal(sh[1:], sh[:-1], out=new_group[1:])
+        same_hash = np.flatnonzero(~new_group[1:]) + 1
+        if same_hash.size:
+            differs = (sw[same_hash] != sw[same_hash - 1]).any(axis=1)
+            if differs.any():
+                # Rare: a true 64-bit collision. Fall back to an exact lexicographic sort of the
+                # rows inside the hash (still O(N log N)), then recompute boundaries.
+                order = np.lexsort(tuple(words[:, j] for j in range(words.shape[1] - 1, -1, -1)))
+                sw = words[order]
+                new_group[1:] = (sw[1:] != sw[:-1]).any(axis=1)
+    sorted_group = np.cumsum(new_group) - 1
+    group_of_row = np.empty(n, dtype=np.int64)
+    group_of_row[order] = sorted_group
+    # Renumber groups by first appearance for a stable, order-independent-of-hash labelling.
+    first_index_sorted = np.full(int(sorted_group[-1]) + 1, n, dtype=np.int64)
+    np.minimum.at(first_index_sorted, group_of_row, np.arange(n, dtype=np.int64))
+    rank = np.empty_like(first_index_sorted)
+    by_first = np.argsort(first_index_sorted, kind="stable")
+    rank[by_first] = np.arange(by_first.size, dtype=np.int64)
+    inverse = rank[group_of_row]
+    counts = np.bincount(inverse, minlength=by_first.size).astype(np.int64)
+    return CodeGroups(inverse, counts, first_index_sorted[by_first])
+
+
+def redundancy_ratio(codes: NeuralCodes | np.ndarray) -> float:
+    r"""The paper's redundancy ratio :math:`(N - D) / N` (lower is more hash-like).
+
+    >>> import numpy as np
+    >>> redundancy_ratio(np.array([[1], [1], [2], [3]], dtype=np.uint8))
+    0.25
+    """
+    groups = distinct_codes(codes)
+    n = groups.inverse.shape[0]
+    return (n - groups.n_distinct) / n
+
+
+redundancy_ratio.higher_is_better = False  # type: ignore[attr-defined]
+
+
+def collision_fraction(codes: NeuralCodes | np.ndarray) -> float:
+    """The fraction of examples that share their code with at least one other example.
+
+    >>> import numpy as np
+    >>> collision_fraction(np.array([[1], [1], [2], [3]], dtype=np.uint8))
+    0.5
+    """
+    groups = distinct_codes(codes)
+    return float((groups.counts[groups.inverse] > 1).mean())
+
+
+collision_fraction.higher_is_better = False  # type: ignore[attr-defined]

@@ -34,12 +34,15 @@ from typing import Any
 
 __all__ = [
     "ChapterRun",
+    "book_cache_key",
     "chapters",
     "check_rendered",
     "dom_problems",
+    "dump_dom",
     "find_chromium",
     "main",
     "package_fingerprint",
+    "page_counts",
     "papermill_value",
     "parameters_cell",
     "project_root",
@@ -96,9 +99,11 @@ def chapters(root: str | Path | None = None) -> list[Path]:
     paths: list[Path] = []
     for name in names:
         stem = base / "book" / name
-        found = [stem] if stem.suffix in CHAPTER_SUFFIXES else [
-            stem.with_name(stem.name + s) for s in CHAPTER_SUFFIXES
-        ]
+        found = (
+            [stem]
+            if stem.suffix in CHAPTER_SUFFIXES
+            else [stem.with_name(stem.name + s) for s in CHAPTER_SUFFIXES]
+        )
         existing = [p for p in found if p.is_file()]
         if not existing:
             raise FileNotFoundError(
@@ -169,22 +174,53 @@ def _read_notebook(path: Path) -> Any:
 
 
 def _cache_executed(executed: Path, source: Path, cache_dir: Path) -> None:
-    """Store a notebook executed at default parameters in the book's jupyter-cache.
+    """Store a chapter executed at default parameters in the book's jupyter-cache.
 
-    ``jupyter-book build`` (``execute_notebooks: cache``) then finds it by the hash of the code
-    cells and renders these outputs instead of executing the chapter again.
+    ``jupyter-book build`` (``execute_notebooks: cache``) looks notebooks up by a hash of their
+    code cells' source and metadata, so the outputs papermill produced are copied into the
+    chapter as read from its source (papermill adds per-cell metadata that would change the
+    hash). The book then renders these outputs instead of executing the chapter again.
     """
     import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    nb = nbformat.read(executed, as_version=4)
+    ran = nbformat.read(executed, as_version=4)
+    nb = _read_notebook(source)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    ran_code = [cell for cell in ran.cells if cell.cell_type == "code"]
+    if [c.source for c in code] != [c.source for c in ran_code]:
+        raise RuntimeError(
+            f"{executed} does not hold the code cells of {source} (was it run with parameters?)"
+        )
+    for cell, ran_cell in zip(code, ran_code, strict=True):
+        cell.outputs = ran_cell.outputs
+        cell.execution_count = ran_cell.execution_count
+    if "language_info" in ran.metadata:
+        nb.metadata["language_info"] = ran.metadata["language_info"]
     cache = get_cache(str(cache_dir))
     cache.cache_notebook_bundle(
-        CacheBundleIn(nb, str(source.resolve()), data={"source": "hashlib_nn.book (papermill)"}),
+        CacheBundleIn(nb, str(source.resolve()), data={"executed_by": "hashlib_nn.book"}),
         check_validity=False,
         overwrite=True,
     )
+
+
+def book_cache_key(source: str | Path) -> tuple[str, str]:
+    """jupyter-cache keys of a chapter as papermill reads it (jupytext) and as the book build
+    reads it (myst-nb); ``run_chapters`` spares the build an execution only when they agree."""
+    from jupyter_cache import get_cache
+
+    path = Path(source)
+    with tempfile.TemporaryDirectory(prefix="hashlib-nn-cache-") as scratch:
+        cache = get_cache(scratch)
+        ours = cache.create_hashed_notebook(_read_notebook(path))[1]
+        if path.suffix != ".md":
+            return ours, ours
+        from myst_nb.core.read import read_myst_markdown_notebook
+
+        text = path.read_text(encoding="utf-8")
+        return ours, cache.create_hashed_notebook(read_myst_markdown_notebook(text))[1]
 
 
 def run_chapter(
@@ -241,10 +277,10 @@ def _select(names: Sequence[str], root: Path) -> list[Path]:
     by_stem = {p.stem: p for p in known}
     selected = []
     for name in names:
-        if Path(name).stem in by_stem and (Path(name).suffix in ("", *CHAPTER_SUFFIXES)):
-            selected.append(by_stem[Path(name).stem])
-        elif Path(name).is_file():
+        if Path(name).is_file():
             selected.append(Path(name).resolve())
+        elif Path(name).suffix in ("", *CHAPTER_SUFFIXES) and Path(name).stem in by_stem:
+            selected.append(by_stem[Path(name).stem])
         else:
             raise ValueError(f"unknown chapter {name!r}; _toc.yml lists {sorted(by_stem)}")
     return selected
@@ -265,32 +301,42 @@ def run_chapters(
     parameters, each executed notebook also goes into ``_build/.jupyter_cache`` for the book build.
     """
     base = project_root(root)
-    cache_dir = base / "_build" / ".jupyter_cache" if cache else None
     runs = []
     for source in _select(names, base):
+        shown = source.relative_to(base) if source.is_relative_to(base) else source
+        cache_dir = project_root(source.parent) / "_build" / ".jupyter_cache" if cache else None
         start = time.perf_counter()
         try:
             out = run_chapter(source, parameters, out_dir, cache_dir=cache_dir)
         except Exception:
             if echo:
-                print(
-                    f"{source.relative_to(base)}: FAILED after {time.perf_counter() - start:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                seconds = time.perf_counter() - start
+                print(f"{shown}: FAILED after {seconds:.1f} s", file=sys.stderr, flush=True)
             raise
         run = ChapterRun(source, out, time.perf_counter() - start)
         runs.append(run)
         if echo:
-            print(f"{source.relative_to(base)}: {run.seconds:.1f} s -> {out}", flush=True)
+            print(f"{shown}: {run.seconds:.1f} s -> {out}", flush=True)
     return runs
 
 
 # --- browser check of the built HTML ------------------------------------------------------
 
 _VOID = {
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-    "source", "track", "wbr",
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "param",
+    "source",
+    "track",
+    "wbr",
 }
 _DRAWN_CHART = {"svg", "canvas"}
 
@@ -316,14 +362,23 @@ class _DomScanner(HTMLParser):
         item: dict[str, Any] | None = None
         element_id = attr.get("id", "")
         if "hashlib-nn-chart" in classes or element_id.startswith("altair-viz-"):
-            item = {"kind": "chart", "id": element_id or "?", "drawn": False,
-                    "embedded": "vega-embed" in classes}
+            item = {
+                "kind": "chart",
+                "id": element_id or "?",
+                "drawn": False,
+                "embedded": "vega-embed" in classes,
+            }
         elif "math" in classes and tag in ("span", "div"):
-            item = {"kind": "math", "id": element_id or tag, "drawn": False}
+            item = {"kind": "math", "id": element_id, "drawn": False, "text": ""}
         if item is not None:
             self.items.append(item)
         if tag not in _VOID:
             self.stack.append((tag, item))
+
+    def handle_data(self, data: str) -> None:
+        for _, item in self.stack:
+            if item is not None and item["kind"] == "math" and len(item["text"]) < 60:
+                item["text"] = (item["text"] + data)[:60]
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -353,7 +408,8 @@ def dom_problems(dom: str) -> list[str]:
         if item["kind"] == "chart" and not (item["drawn"] and item["embedded"]):
             problems.append(f"chart {item['id']} was not drawn (no svg/canvas in .vega-embed)")
         elif item["kind"] == "math" and not item["drawn"]:
-            problems.append(f"math element {item['id']} was not typeset (no mjx-container)")
+            label = item["id"] or " ".join(item["text"].split())
+            problems.append(f"math {label!r} was not typeset (no mjx-container)")
     return problems
 
 
@@ -389,11 +445,21 @@ def dump_dom(page: Path, chromium: str, *, budget_ms: int = 20000, timeout_s: fl
     """
     with tempfile.TemporaryDirectory(prefix="hashlib-nn-chromium-") as profile:
         cmd = [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
-            f"--virtual-time-budget={budget_ms}", "--dump-dom", page.resolve().as_uri(),
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--proxy-server=http://127.0.0.1:9",
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            page.resolve().as_uri(),
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     if done.returncode != 0 or not done.stdout.strip():
@@ -450,7 +516,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute chapters with papermill (all when none is named)")
     run.add_argument("chapters", nargs="*", help="chapter names (determinism) or paths")
     run.add_argument(
-        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
         help="parameter for every chapter run, typed as papermill's CLI types it",
     )
     run.add_argument("--out-dir", type=Path, default=None, help=f"default: {DEFAULT_OUT_DIR}")

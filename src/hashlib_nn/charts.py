@@ -130,20 +130,20 @@ def chart_html(spec: dict[str, Any], *, inline_bundle: bool = False) -> str:
     safe_json = spec_json.replace("</", "<\\/")
     script = (
         "(function () {\n"
-        f'  var target = "#{div_id}";\n'
         f"  var spec = {safe_json};\n"
         "  function show() {\n"
-        "    vegaEmbed(target, spec, {actions: false}).catch(function (err) {\n"
-        "      document.querySelector(target).textContent = 'Chart failed: ' + err;\n"
+        f'    vegaEmbed("#{div_id}", spec, {{actions: false}}).catch(function (err) {{\n'
+        f'      document.getElementById("{div_id}").textContent = "Chart failed: " + err;\n'
         "    });\n"
         "  }\n"
-        "  if (typeof window.vegaEmbed === 'function') { show(); }\n"
-        "  else { window.addEventListener('load', show); }\n"
+        '  if (typeof window.vegaEmbed === "function") { show(); }\n'
+        '  else { window.addEventListener("load", show); }\n'
         "})();"
     )
     parts = []
     if inline_bundle:
-        parts.append(f"<script>{_bundle_source()}</script>")
+        bundle = _bundle_source().replace("</script", "<\\/script")
+        parts.append(f"<script>{bundle}</script>")
     parts.append(f'<div id="{div_id}" class="{CHART_CLASS}"></div>')
     parts.append(f'<script type="text/javascript">\n{script}\n</script>')
     return "\n".join(parts)
@@ -195,8 +195,8 @@ def line_chart(
     title: str = "",
     x_title: str | None = None,
     y_title: str | None = None,
-    width: int = 480,
-    height: int = 280,
+    width: int = 400,
+    height: int = 260,
 ) -> alt.LayerChart:
     """Our mean curve (line and points), an optional band, and the paper's values as markers.
 
@@ -211,8 +211,9 @@ def line_chart(
     band
         Optional ``(lo, hi)`` column names drawn as a shaded band (e.g. min/max over repeats).
     reference
-        Optional paper values (``reference/paper_figures.csv`` rows) with the same ``x`` and
-        ``y`` column names (and ``color``, when given); drawn as hollow diamonds.
+        Optional paper values, drawn as hollow diamonds: columns named like ``x`` and ``y``
+        (and ``color``, when given), or the ``x``/``value`` columns of
+        ``hashlib_nn.reference.paper_values``.
     log_x
         Logarithmic x axis (sample size, epochs).
 
@@ -222,6 +223,13 @@ def line_chart(
     if band is not None and len(band) != 2:
         raise ValueError(f"line_chart: band must be a pair (lo, hi) of columns; got {band!r}")
     if reference is not None:
+        # The paper's table (hashlib_nn.reference.paper_values) names its columns x and value.
+        reference = reference.rename(
+            columns={
+                **({"x": x} if x not in reference.columns else {}),
+                **({"value": y} if y not in reference.columns else {}),
+            }
+        )
         _require_columns(reference, "reference", [x, y, color])
     n_rows = len(df) + (0 if reference is None else len(reference))
     if n_rows > MAX_ROWS:
@@ -233,7 +241,8 @@ def line_chart(
     source_field = "source"
     ours_label, paper_label = "this book", "paper (digitized)"
     shape_scale = alt.Scale(domain=[ours_label, paper_label], range=["circle", "diamond"])
-    x_scale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
+    shape_legend = alt.Legend(title=None, labelLimit=200)
+    x_scale = alt.Scale(type="log", nice=False) if log_x else alt.Scale(zero=False)
     x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=x_scale)
     y_enc = alt.Y(f"{y}:Q", title=y_title or y)
     color_enc: Any = alt.Color(f"{color}:N", title=color) if color else alt.Undefined
@@ -254,7 +263,7 @@ def line_chart(
     layers.append(
         base.mark_point(filled=True, size=30).encode(
             y=y_enc,
-            shape=alt.Shape(f"{source_field}:N", scale=shape_scale, title=None),
+            shape=alt.Shape(f"{source_field}:N", scale=shape_scale, legend=shape_legend),
             tooltip=tooltip,
         )
     )
@@ -270,7 +279,7 @@ def line_chart(
                 x=x_enc,
                 y=y_enc,
                 color=color_enc,
-                shape=alt.Shape(f"{source_field}:N", scale=shape_scale, title=None),
+                shape=alt.Shape(f"{source_field}:N", scale=shape_scale, legend=shape_legend),
                 tooltip=ref_tooltip,
             )
         )

@@ -1,0 +1,52 @@
+# hashlib_nn: build the book, run the tests.
+#
+#   make book    venv + data, run every chapter with papermill (any failing cell fails make),
+#                then jupyter-book build -W book/  ->  _build/html/index.html
+#   make test    venv + data + pytest
+#   make lint    ruff
+#   make clean   remove _build (keeps .venv and the data cache)
+#
+# The venv is built once (a stamp file records it; editing pyproject.toml rebuilds it). The CPU
+# torch wheel is installed first: an unpinned torch would pull a 5.5 GB CUDA build. Override with
+# e.g. `make book TORCH="torch==2.13.0 --index-url URL"`, or `TORCH=` to keep the torch you have.
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.hashlib_nn-installed
+
+.PHONY: venv data test book html check lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(if $(strip $(TORCH)),$(BIN)/python -m pip install $(TORCH))
+	$(BIN)/python -m pip install -e ".[book,test]"
+	touch $@
+
+data: venv
+	$(BIN)/python -m hashlib_nn.data fetch mnist fashion-mnist
+
+test: venv data
+	$(BIN)/python -m pytest
+
+# Each chapter of _toc.yml runs at its default parameters (the gate); the executed notebooks go
+# into the book's jupyter-cache, so the HTML build renders them without executing them again.
+book: venv data
+	$(BIN)/python -m hashlib_nn.book run
+	$(BIN)/jupyter-book build -W book/
+
+html: venv
+	$(BIN)/jupyter-book build -W book/
+
+# Opens every built page in headless Chromium with no network: charts drawn, math typeset.
+check: venv
+	$(BIN)/python -m hashlib_nn.book check
+
+lint: venv
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf _build

@@ -13,6 +13,7 @@ from torch import nn
 from hashlib_nn.models import PaperMLP, derive_seeds
 from hashlib_nn.train import (
     EarlyStopping,
+    batch_starts,
     TrainConfig,
     evaluate,
     l2_parameters,
@@ -207,3 +208,17 @@ def test_bad_train_config(kwargs: dict, message: str) -> None:
 def test_mismatched_training_data() -> None:
     with pytest.raises(ValueError, match="x and y must have the same length; got 4 and 3"):
         train(PaperMLP(2, 2), np.zeros((4, 2), np.float32), np.zeros(3, np.int64))
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 128, 129, 130])
+def test_batches_cover_every_example_once_and_never_hold_one_alone(n: int) -> None:
+    bs = 64
+    starts = list(batch_starts(n, bs))
+    sizes = [(n - s) if s == starts[-1] else bs for s in starts]
+    assert sum(sizes) == n
+    assert n == 1 or min(sizes) > 1
+    # And the trainer accepts such sizes with BatchNorm on (a 1-row batch would raise).
+    if n > 1:
+        x = np.random.default_rng(0).random((n, 4), dtype=np.float32)
+        h = train(PaperMLP(4, 4), x, np.arange(n) % 10, TrainConfig(epochs=1), device="cpu")
+        assert h.epochs_run == 1

@@ -38,6 +38,7 @@ __all__ = [
     "EpochRecord",
     "TrainConfig",
     "TrainHistory",
+    "batch_starts",
     "evaluate",
     "l2_parameters",
     "lr_at",
@@ -174,6 +175,22 @@ def evaluate(
     return total_loss / len(x), correct / len(x)
 
 
+def batch_starts(n: int, batch_size: int) -> range:
+    """Start indices of the mini-batches of an epoch of ``n`` examples.
+
+    Batches have ``batch_size`` rows and the last one keeps the remainder (as Keras), except
+    that a remainder of exactly one row is folded into the batch before it: BatchNorm cannot
+    normalize a single example in training mode (PyTorch raises; Keras would divide by a zero
+    variance). The paper's 48,000 examples in batches of 64 have no remainder, so its protocol
+    is unaffected. Slice batch ``s`` as ``perm[s:s + bs]``, or ``perm[s:]`` for the last start.
+
+    >>> list(batch_starts(129, 64)), list(batch_starts(130, 64))
+    ([0, 64], [0, 64, 128])
+    """
+    last = n - 1 if n > 1 and n % batch_size == 1 else n
+    return range(0, last, batch_size)
+
+
 def make_adam(params: list[torch.Tensor], config: TrainConfig) -> torch.optim.Adam:
     """Adam with the protocol's hyperparameters; the fused kernel (about 20% faster per epoch on
     2 CPU cores, same update rule) where this torch build has it for the device."""
@@ -256,6 +273,7 @@ def train(
     bs = config.batch_size
     wd = float(config.weight_decay)
     stopper = EarlyStopping(config.patience, config.min_delta)
+    starts = batch_starts(n, bs)
     last_checkpoint = -1
     t_start = time.perf_counter()
 
@@ -280,8 +298,8 @@ def train(
             perm = torch.randperm(n, generator=shuffle_gen).to(dev)
             loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
             correct = torch.zeros((), device=dev, dtype=torch.int64)
-            for s in range(0, n, bs):
-                idx = perm[s : s + bs]
+            for s in starts:
+                idx = perm[s:] if s == starts[-1] else perm[s : s + bs]
                 xb, yb = x_t[idx], y_t[idx]
                 out = model(xb)
                 ce = F.cross_entropy(out, yb)

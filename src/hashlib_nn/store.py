@@ -1,0 +1,316 @@
+"""The result store: every finished run on disk, keyed by its config's content key.
+
+Chapters, tests and the command line share one store, so a re-run, or a second chapter that
+needs the same runs, never trains again (:func:`hashlib_nn.experiments.sweep` looks here first).
+
+Where: ``store=`` (a path or a :class:`Store`) if given, else ``$HASHLIB_NN_STORE``, else
+``pooch.os_cache("hashlib_nn") / "results"`` (on Linux ``~/.cache/hashlib_nn/results``).
+
+Layout: one JSON file per run, ``<root>/<content key>.json``::
+
+    {"format": "hashlib_nn.run", "schema": 1, "key": "<content key>",
+     "sha256": "<SHA-256 of the canonical JSON of payload>", "payload": {RunResult.to_dict()}}
+
+Writes are atomic: the entry is written to a hidden temporary file in the same folder
+(``.<key>.<random>.tmp``), flushed and fsynced, then renamed over the target with
+:func:`os.replace`. Readers only look at ``*.json`` files, so a temporary file left by a killed
+process is never read. An entry that does not parse, lacks a field, has another key or fails its
+checksum (truncated, edited) is reported with a :class:`CorruptEntryWarning` naming the file,
+moved aside to ``<key>.json.corrupt``, and treated as missing, so the run is recomputed. An intact
+entry of another schema version (or one this version cannot parse) is reported the same way
+but left in place until the recomputed run replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hashlib_nn.experiments import RunConfig, RunResult
+
+__all__ = ["CorruptEntryWarning", "Store", "StoreLike", "default_root", "open_store"]
+
+FORMAT = "hashlib_nn.run"
+ENV_VAR = "HASHLIB_NN_STORE"
+
+StoreLike = Union["Store", str, os.PathLike]
+
+
+class CorruptEntryWarning(UserWarning):
+    """A store entry could not be read or failed its checksum; it will be recomputed."""
+
+
+def default_root() -> Path:
+    """``$HASHLIB_NN_STORE`` when set, else ``pooch.os_cache("hashlib_nn") / "results"``."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("hashlib_nn")) / "results"
+
+
+def open_store(store: StoreLike | None = None) -> Store:
+    """A :class:`Store` from ``store`` (a Store, a path, or None for :func:`default_root`)."""
+    if isinstance(store, Store):
+        return store
+    if store is None or isinstance(store, str | os.PathLike):
+        return Store(store)
+    raise TypeError(f"store must be a Store, a path or None; got {type(store).__name__} {store!r}")
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+
+
+def _checksum(payload: Any) -> str:
+    return hashlib.sha256(_canonical(payload)).hexdigest()
+
+
+def _key_of(key_or_config: str | RunConfig) -> str:
+    if isinstance(key_or_config, str):
+        if len(key_or_config) != 64 or any(c not in "0123456789abcdef" for c in key_or_config):
+            raise ValueError(f"a store key is 64 lowercase hex digits; got {key_or_config!r}")
+        return key_or_config
+    from hashlib_nn.experiments import RunConfig, content_key
+
+    if isinstance(key_or_config, RunConfig):
+        return content_key(key_or_config)
+    raise TypeError(f"expected a content key or a RunConfig; got {type(key_or_config).__name__}")
+
+
+class Store:
+    """Runs on disk, one JSON file per content key (see the module docstring).
+
+    >>> store = Store("/tmp/results")  # doctest: +SKIP
+    >>> config in store, store.get(config), store.to_frame(dataset="mnist")  # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        # path -> ((mtime_ns, size), RunResult): parsed entries, reused while the file is unchanged
+        self._cache: dict[Path, tuple[tuple[int, int], RunResult]] = {}
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    def path(self, key: str | RunConfig) -> Path:
+        """The file of one entry (it may not exist)."""
+        return self.root / f"{_key_of(key)}.json"
+
+    # -- reading ---------------------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        """Content keys of the entries present (not checked; see :meth:`results`)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.json") if len(p.stem) == 64)
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __iter__(self) -> Iterator[RunResult]:
+        return iter(self.results())
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a valid entry exists for a key or a RunConfig (any evaluation plan)."""
+        try:
+            return self.get(key) is not None  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+
+    def get(self, key: str | RunConfig) -> RunResult | None:
+        """The stored result, or None when absent or corrupt (a corrupt one is reported with a
+        :class:`CorruptEntryWarning` and moved aside)."""
+        path = self.path(key)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            result = self._read(path)
+        except _Unreadable as exc:
+            warnings.warn(f"result store entry {path} is intact but {exc}; the run will be "
+                          "recomputed", CorruptEntryWarning, stacklevel=2)  # fmt: skip
+            return None
+        except _Corrupt as exc:
+            self._quarantine(path, str(exc))
+            return None
+        self._cache[path] = (stamp, result)
+        return result
+
+    def _read(self, path: Path) -> RunResult:
+        from hashlib_nn.experiments import SCHEMA_VERSION, RunResult
+
+        try:
+            entry = json.loads(path.read_bytes())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _Corrupt(f"not readable JSON ({exc})") from None
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+            raise _Corrupt(f"not a {FORMAT} entry")
+        payload = entry.get("payload")
+        if entry.get("sha256") != _checksum(payload):
+            raise _Corrupt("checksum mismatch (truncated or edited)")
+        if (
+            entry.get("key") != path.stem
+            or not isinstance(payload, dict)
+            or payload.get("key") != path.stem
+        ):
+            raise _Corrupt(f"holds key {entry.get('key')!r}, not its file name's")
+        if entry.get("schema") != SCHEMA_VERSION:
+            raise _Unreadable(f"has schema {entry.get('schema')!r}; this version reads "
+                              f"{SCHEMA_VERSION}")  # fmt: skip
+        try:
+            return RunResult.from_dict(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            # The checksum holds, so the file is as written: a version mismatch, not damage.
+            raise _Unreadable(
+                f"cannot be read by this version ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        aside = path.with_name(path.name + ".corrupt")
+        with contextlib.suppress(OSError):
+            os.replace(path, aside)
+        self._cache.pop(path, None)
+        warnings.warn(
+            f"result store entry {path} is corrupt: {reason}; moved to {aside.name}, the run will "
+            "be recomputed",
+            CorruptEntryWarning,
+            stacklevel=3,
+        )
+
+    def results(self, configs: Iterable[RunConfig] | None = None, **where: Any) -> list[RunResult]:
+        """Stored results: those of ``configs`` that are present (in that order), or all, then
+        filtered by ``where``: config fields (``dataset="mnist"``, ``width=[10, 20]``,
+        ``seed=0``; ``train`` fields by name) equal to a value or in a list of values."""
+        if configs is not None:
+            found = (self.get(c) for c in configs)
+            out = [r for r in found if r is not None]
+        else:
+            out = [r for r in (self.get(k) for k in self.keys()) if r is not None]
+        if where:
+            out = [r for r in out if _matches(r.config, where)]
+        return out
+
+    def to_frame(self, configs: Iterable[RunConfig] | None = None, **where: Any) -> pd.DataFrame:
+        """Tidy rows (:meth:`RunResult.to_frame`) of :meth:`results`; with ``configs``, one run
+        per content key, limited to the checkpoints and metric suites its configs request."""
+        import pandas as pd
+
+        from hashlib_nn.experiments import _FRAME_COLUMNS
+
+        if configs is not None:
+            from hashlib_nn.experiments import _union_plan, content_key
+
+            merged: dict[str, RunConfig] = {}  # one request per key, plans united
+            for c in configs:
+                key = content_key(c)
+                merged[key] = _union_plan(merged[key], c) if key in merged else c
+            pairs = [(c, self.get(k)) for k, c in merged.items()]
+            frames = [
+                r.to_frame(c)
+                for c, r in pairs
+                if r is not None and (not where or _matches(r.config, where))
+            ]
+        else:
+            frames = [r.to_frame() for r in self.results(**where)]
+        if not frames:
+            return pd.DataFrame(columns=_FRAME_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
+
+    def export_csv(self, path: str | os.PathLike, configs: Iterable[RunConfig] | None = None,
+                   **where: Any) -> Path:  # fmt: skip
+        """Write :meth:`to_frame` as CSV (atomically); return the path."""
+        out = Path(path)
+        text = self.to_frame(configs, **where).to_csv(index=False)
+        _atomic_write(out, text.encode())
+        return out
+
+    # -- writing ---------------------------------------------------------------------------------
+    def put(self, result: RunResult) -> Path:
+        """Write one result atomically (replacing any entry with the same key)."""
+        payload = result.to_dict()
+        key = _key_of(payload["key"])
+        entry = {"format": FORMAT, "schema": payload["schema"], "key": key,
+                 "sha256": _checksum(payload), "payload": payload}  # fmt: skip
+        path = self.path(key)
+        _atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
+        self._cache.pop(path, None)
+        return path
+
+    def discard(self, key: str | RunConfig) -> bool:
+        """Delete one entry; whether it existed."""
+        path = self.path(key)
+        self._cache.pop(path, None)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def stale_temporaries(self) -> list[Path]:
+        """Temporary files left by interrupted writes (never read; safe to delete)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(self.root.glob(".*.tmp"))
+
+
+class _Corrupt(Exception):
+    """The file is damaged (unparsable, checksum mismatch): moved aside."""
+
+
+class _Unreadable(Exception):
+    """The file is intact but not readable by this version: left in place, recomputed."""
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the target's folder, fsync, rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable (not possible on every OS)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _matches(config: RunConfig, where: dict[str, Any]) -> bool:
+    d = config.to_dict()
+    flat = {**d, **d.pop("train")}
+    for name, want in where.items():
+        if name not in flat:
+            raise ValueError(f"cannot filter on {name!r}; accepted: {', '.join(sorted(flat))}")
+        have = flat[name]
+        if name == "n_train" and want is not None:
+            have = config.n_examples  # n_train=48000 matches the full set (stored as None)
+        if isinstance(want, list | tuple | set | frozenset) and not isinstance(have, list):
+            if have not in want:
+                return False
+        elif have != (list(want) if isinstance(want, tuple) else want):
+            return False
+    return True

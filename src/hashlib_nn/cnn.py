@@ -569,7 +569,7 @@ def _rows_per_chunk(row_bytes: int, chunk_rows: int | None) -> int:
 
 
 def _progress_bar(total: int, show: bool | None):  # type: ignore[no-untyped-def]
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if show is None:
         show = sys.stderr.isatty() and not os.environ.get("CI")

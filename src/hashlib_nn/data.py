@@ -254,9 +254,11 @@ def data_dir() -> Path:
     env = os.environ.get("HASHLIB_NN_DATA", "").strip()
     if env:
         return Path(env).expanduser()
-    import pooch  # type: ignore[import-untyped]
+    # platformdirs is what pooch.os_cache uses; importing pooch itself here would import
+    # tqdm.auto, which prints a warning into every notebook that has no ipywidgets.
+    import platformdirs
 
-    return Path(pooch.os_cache("hashlib_nn")) / "data"
+    return Path(platformdirs.user_cache_dir("hashlib_nn")) / "data"
 
 
 def _root(root: str | Path | None) -> Path:
@@ -994,7 +996,9 @@ def _read_cifar_tarball(path: Path) -> _Decoded:
 
 def _retrieve(url: str, *, known_md5: str | None, dest: Path, fname: str) -> Path:
     """Download ``url`` to ``dest / fname`` with pooch; md5-checked when ``known_md5`` is given."""
-    import pooch  # type: ignore[import-untyped]
+    with warnings.catch_warnings():  # pooch imports tqdm.auto: no ipywidgets warning in notebooks
+        warnings.simplefilter("ignore")
+        import pooch  # type: ignore[import-untyped]
     import requests
 
     downloader = pooch.HTTPDownloader(

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "LABEL_NOISE_MODES",
     "METRIC_SUITES",
     "SCHEMA_VERSION",
     "TRAIN_SIZES",
@@ -88,6 +89,10 @@ _CATEGORIZATION = ("kmeans", "knn", "lr")
 BUILTIN_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")
 #: Training-set sizes under the protocol (first 80% of the official training set).
 TRAIN_SIZES: dict[str, int] = {"mnist": 48_000, "fashion-mnist": 48_000, "cifar10": 40_000}
+#: How RunConfig.label_noise corrupts labels: "uniform_other" and "uniform_any" as in
+#: :func:`hashlib_nn.noise.symmetric_label_noise`, "original" as
+#: :func:`hashlib_nn.noise.original_label_noise` (the original helper; the first default).
+LABEL_NOISE_MODES: tuple[str, ...] = ("uniform_other", "uniform_any", "original")
 #: Hidden blocks of the original MLP per data set (MNIST-like 1, CIFAR-10 5).
 DEFAULT_DEPTH: dict[str, int] = {"mnist": 1, "fashion-mnist": 1, "cifar10": 5}
 
@@ -266,6 +271,9 @@ class RunConfig:
     dropout: float = 0.0  # dropout after each ReLU (original MLP: none)
     label_noise: float = 0.0  # fraction of the n training labels replaced by another class
     # (hashlib_nn.noise.symmetric_label_noise, seeded by train.seed; ours: no original experiment)
+    label_noise_mode: str = "uniform_other"  # how labels are corrupted: LABEL_NOISE_MODES
+    # ("uniform_other": ours, exact rate; "original": the original helper, defect #1); at
+    # label_noise 0 every mode gives the clean labels, so it is stored as "uniform_other"
     train: TrainConfig = field(default_factory=TrainConfig)  # protocol.md "Training" defaults
     checkpoints: tuple[int, ...] = ()  # epochs to evaluate (0 = initialization); the final epoch
     # is always evaluated (original: final only; training-time grid: 0, 1, 3, ..., 200)
@@ -313,6 +321,14 @@ class RunConfig:
                 span = "[0, 1)" if hi_open else "[0, 1]"
                 raise ValueError(f"{name} must be a fraction in {span}; got {name}={v!r}")
             object.__setattr__(self, name, float(v))
+        if self.label_noise_mode not in LABEL_NOISE_MODES:
+            accepted = ", ".join(repr(m) for m in LABEL_NOISE_MODES)
+            raise ValueError(
+                f"label_noise_mode must be one of {accepted}; "
+                f"got label_noise_mode={self.label_noise_mode!r}"
+            )
+        if self.label_noise == 0:  # no label changes in any mode: one run serves them all
+            object.__setattr__(self, "label_noise_mode", LABEL_NOISE_MODES[0])
         object.__setattr__(self, "batchnorm", bool(self.batchnorm))
         object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "depth", int(self.depth))
@@ -386,8 +402,8 @@ class RunConfig:
             "dataset": self.dataset, "width": self.width, "depth": self.depth,
             "per_layer": self.width // self.depth, "n_train": self.n_examples,
             "batchnorm": self.batchnorm, "dropout": self.dropout, "label_noise": self.label_noise,
-            "weight_decay": t.weight_decay, "early_stopping": t.early_stopping,
-            "max_epochs": t.epochs, "seed": t.seed,
+            "label_noise_mode": self.label_noise_mode, "weight_decay": t.weight_decay,
+            "early_stopping": t.early_stopping, "max_epochs": t.epochs, "seed": t.seed,
         }  # fmt: skip
 
     def describe(self) -> str:
@@ -414,8 +430,8 @@ def _training_identity(config: RunConfig) -> dict[str, Any]:
         "n_train": config.n_train, "batchnorm": config.batchnorm, "dropout": config.dropout,
         "label_noise": config.label_noise, "train": t,
     }  # fmt: skip
-    if config.label_noise > 0:
-        d["label_noise_mode"] = "uniform_other"  # hashlib_nn.noise's default convention
+    if config.label_noise > 0:  # (keys of "uniform_other" runs are those of before the field)
+        d["label_noise_mode"] = config.label_noise_mode
     fp = _data_fingerprint(config.dataset)
     if fp is not None:
         d["data"] = fp
@@ -579,8 +595,8 @@ class RunResult:
 
 _FRAME_COLUMNS = [
     "key", "dataset", "width", "depth", "per_layer", "n_train", "batchnorm", "dropout",
-    "label_noise", "weight_decay", "early_stopping", "max_epochs", "seed", "epochs_run",
-    "stopped_epoch", "epoch", "final", "metric", "measure", "split", "value",
+    "label_noise", "label_noise_mode", "weight_decay", "early_stopping", "max_epochs", "seed",
+    "epochs_run", "stopped_epoch", "epoch", "final", "metric", "measure", "split", "value",
 ]  # fmt: skip
 
 _SUITE_PREFIXES = (
@@ -701,14 +717,19 @@ def _run_data(config: RunConfig) -> _RunData:
 
 
 def _noisy_labels(config: RunConfig, y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Training labels with ``config.label_noise`` symmetric noise on the n unique examples
-    (:func:`hashlib_nn.noise.symmetric_label_noise`, "uniform_other", seeded by the training
-    seed on its own stream); tiling repeats each example with its one noisy label."""
+    """Training labels with ``config.label_noise`` noise on the n unique examples, seeded by the
+    training seed on its own stream: :func:`hashlib_nn.noise.symmetric_label_noise` (modes
+    "uniform_other", "uniform_any") or :func:`hashlib_nn.noise.original_label_noise` (mode
+    "original"); tiling repeats each example with its one noisy label."""
     if config.label_noise == 0:
         return y
-    from hashlib_nn.noise import symmetric_label_noise
+    from hashlib_nn.noise import original_label_noise, symmetric_label_noise
 
-    return symmetric_label_noise(y, config.label_noise, n_classes, seed=config.seed).y_noisy
+    if config.label_noise_mode == "original":
+        return original_label_noise(y, config.label_noise, n_classes, seed=config.seed).y_noisy
+    mode: Any = config.label_noise_mode  # "uniform_other" or "uniform_any" (validated)
+    noisy = symmetric_label_noise(y, config.label_noise, n_classes, seed=config.seed, mode=mode)
+    return noisy.y_noisy
 
 
 def _build_model(config: RunConfig, data: _RunData) -> PaperMLP:
@@ -933,6 +954,8 @@ def sweep(
     batched: bool = True,
     max_group: int = 16,
     on_result: Callable[[RunResult], None] | None = None,
+    scheduler: Any = None,
+    keep_going: bool = False,
 ) -> pd.DataFrame:
     """Run every configuration not already stored; return the tidy frame of all of them.
 
@@ -943,13 +966,22 @@ def sweep(
     only the runs in progress and a repeated call resumes. The frame holds, for each config,
     its requested checkpoints (plus the final epoch) and metric suites (see
     :meth:`RunResult.to_frame`), in the order of ``configs``.
-    """
-    import pandas as pd
 
+    ``scheduler``: where to train (:mod:`hashlib_nn.distributed`). None: on the Dask cluster
+    named by ``$HASHLIB_NN_SCHEDULER`` when it is set, else here; False: here; an address
+    (``"tcp://host:8786"``) or a ``distributed.Client``: each group of runs is one task on that
+    cluster, whose workers write to the same store (it must be on a shared filesystem).
+    ``keep_going``: a run that raises does not stop the others; at the end
+    :class:`hashlib_nn.distributed.SweepError` lists the failures (its ``frame`` holds the runs
+    that finished). Without it the first failure is raised at once.
+    """
+    from hashlib_nn.distributed import check_device_spec, resolve_scheduler
     from hashlib_nn.store import open_store
 
     configs = _check_configs(configs)
-    dev = _resolve_device(device)
+    cluster = resolve_scheduler(scheduler)
+    # On a cluster the device is resolved by each worker (which may have CUDA where we have none).
+    dev = check_device_spec(device) if cluster is not None else _resolve_device(device)
     st = None if store is False else open_store(None if store is True else store)
     results: dict[str, RunResult] = {}
     todo: dict[str, RunConfig] = {}  # key -> config with the union of all requested plans
@@ -969,7 +1001,8 @@ def sweep(
                 todo[key] = _merge_plan(c, stored)
     if todo:
         for name in sorted({c.dataset for c in todo.values()}):
-            _load(name)  # fail fast on missing data, before any training
+            if cluster is None or name in _REGISTRY:  # a cluster's workers load their own
+                _load(name)  # fail fast on missing data, before any training
         groups: dict[str, list[RunConfig]] = {}
         for c in todo.values():
             groups.setdefault(_group_key(c) if batched else content_key(c), []).append(c)
@@ -978,8 +1011,8 @@ def sweep(
         ]
         bar = None
 
-        def finished(r: RunResult) -> None:
-            if st is not None:
+        def finished(r: RunResult, stored: bool = False) -> None:
+            if st is not None and not stored:
                 st.put(r)  # at once: an interruption loses only unfinished runs
             results[r.key] = r
             if bar is not None:
@@ -988,24 +1021,54 @@ def sweep(
                 on_result(r)
 
         if show_progress(progress):
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # a terminal bar: never drawn inside a kernel
 
             bar = tqdm(total=len(todo), unit="run", desc="sweep", dynamic_ncols=True)
+        failures: list[Any] = []  # hashlib_nn.distributed.RunFailure, with keep_going
         try:
-            for chunk in chunks:
-                if bar is not None:
-                    bar.set_postfix_str(
-                        chunk[0].describe() + (f" x{len(chunk)}" if len(chunk) > 1 else "")
-                    )
-                if len(chunk) > 1 and _batched_available():
-                    for r in _train_group(chunk, dev):
-                        finished(r)
-                else:
-                    for c in chunk:
-                        finished(_train_one(c, dev))
+            if cluster is not None:  # the workers store each result (a shared store)
+                from hashlib_nn.distributed import run_on_cluster
+
+                failures = run_on_cluster(
+                    cluster, chunks, device=dev, store=st, keep_going=keep_going, bar=bar,
+                    finished=lambda r: finished(r, stored=True),
+                )  # fmt: skip
+            else:
+                for chunk in chunks:
+                    if bar is not None:
+                        bar.set_postfix_str(
+                            chunk[0].describe() + (f" x{len(chunk)}" if len(chunk) > 1 else "")
+                        )
+                    try:
+                        if len(chunk) > 1 and _batched_available():
+                            for r in _train_group(chunk, dev):
+                                finished(r)
+                        else:
+                            for c in chunk:
+                                finished(_train_one(c, dev))
+                    except Exception as exc:
+                        if not keep_going:
+                            raise
+                        from hashlib_nn.distributed import RunFailure
+
+                        lost = [c for c in chunk if c.key not in results]
+                        failures += [RunFailure.from_exception(c, exc) for c in lost]
+                        if bar is not None:
+                            bar.update(len(lost))
         finally:
             if bar is not None:
                 bar.close()
+        if failures:
+            from hashlib_nn.distributed import SweepError
+
+            done = [c for c in configs if content_key(c) in results]
+            raise SweepError(failures, _frame(done, results), len(todo))
+    return _frame(configs, results)
+
+
+def _frame(configs: Sequence[RunConfig], results: Mapping[str, RunResult]) -> pd.DataFrame:
+    import pandas as pd
+
     frames = [results[content_key(c)].to_frame(c) for c in configs]
     if not frames:
         return pd.DataFrame(columns=_FRAME_COLUMNS)

@@ -17,14 +17,14 @@ paper      the original grids and protocol, 10 repeats (the paper's count), MNIS
 :func:`grid` gives a chapter's list of :class:`~hashlib_nn.experiments.RunConfig`;
 :func:`chapter_params` does the same from a chapter's papermill parameters (strings such as
 ``"[20, 60]"`` included). The chapters ``determinism``, ``categorization`` and ``model_size``
-draw on one model-size grid, so in the store they share their runs (``determinism`` asks only for
-the ``rr`` and ``net`` metrics in the standard and paper presets; any stored run that measured
-more serves it).
+draw on one model-size grid and ask for the same metrics, so in the store they share their runs:
+whichever runs first trains, the others read.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,7 +46,11 @@ if TYPE_CHECKING:
     from hashlib_nn.store import StoreLike
 
 __all__ = [
+    "ALL_CHAPTERS",
     "CHAPTERS",
+    "FACTOR_CHAPTERS",
+    "FactorSpec",
+    "PhaseSpec",
     "PRESETS",
     "ChapterPlan",
     "GridSpec",
@@ -54,6 +58,7 @@ __all__ = [
     "chapter_params",
     "describe_presets",
     "grid",
+    "phase_chart_axes",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -116,7 +121,9 @@ class Preset:
     repeats: int  # seeds 0 .. repeats - 1 per grid point (original: 10 unseeded runs)
     mnist: Mapping[str, GridSpec]  # family -> grid, MNIST-like data sets (784 inputs, depth 1)
     cifar: Mapping[str, GridSpec]  # family -> grid, CIFAR-10 (depth 5)
-    determinism_metrics: tuple[str, ...] = ("rr", "net")  # the determinism chapter's suites
+    # The determinism chapter's suites: all of them, so that whichever of determinism,
+    # categorization and model_size runs first, its runs serve the other two from the store.
+    determinism_metrics: tuple[str, ...] = METRIC_SUITES
 
     def spec(self, family: str, dataset: str) -> GridSpec:
         return (self.cifar if dataset == "cifar10" else self.mnist)[family]
@@ -196,6 +203,120 @@ DEFAULT_PRESET = "quick"
 
 
 # ----------------------------------------------------------------------------------------------
+# Factor chapters: regularization, label noise, phase chart. The original repository has no code
+# for them (protocol.md): these grids are ours, and each chapter states and justifies them.
+# ----------------------------------------------------------------------------------------------
+
+#: Chapters whose grids are ours rather than the original's (chapter -> grid family).
+FACTOR_CHAPTERS: dict[str, str] = {
+    "regularization": "regularization",
+    "label_noise": "label_noise",
+    "phase_chart": "phase_chart",
+}
+#: Every chapter with a grid, in reading order.
+ALL_CHAPTERS: dict[str, str] = {**CHAPTERS, **FACTOR_CHAPTERS}
+
+#: Weight decays of the regularization grid: none, the paper's 1e-6, and three strengths at
+#: which the coupled L2 term (gradient 2 wd W, Adam lr 1e-2) is no longer negligible.
+REGULARIZATION_WEIGHT_DECAYS: tuple[float, ...] = (0.0, 1e-6, 1e-4, 1e-3, 1e-2)
+#: Dropout rates of the regularization grid: none (original MLP), 0.2, and 0.5 (the rate of the
+#: original VGG classifier layers).
+REGULARIZATION_DROPOUTS: tuple[float, ...] = (0.0, 0.2, 0.5)
+#: Label-noise ratios: clean to every label replaced.
+LABEL_NOISE_RATIOS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class FactorSpec:
+    """The grid of the regularization or label-noise chapter for one preset and data-set kind.
+
+    Regularization: every weight decay crossed with every BatchNorm setting (dropout 0), plus
+    every dropout rate > 0 at the paper's setting (weight decay 1e-6, BatchNorm on).
+    Label noise: every ratio crossed with every noise mode (ratio 0 is one run for all modes).
+    Everything else is the original protocol (Adam 1e-2, batch 64, the step schedule).
+    """
+
+    widths: tuple[int, ...]  # total hidden units
+    epochs: int  # at most this many epochs (TrainConfig.epochs)
+    early_stopping: bool  # on the training loss, as in the original model-size runs
+    n_train: int | None = None  # first n training examples, tiled (None = all)
+    weight_decays: tuple[float, ...] = (1e-6,)  # coupled L2 on hidden kernels (original 1e-6)
+    batchnorms: tuple[bool, ...] = (True,)  # BatchNorm after each hidden Linear (original on)
+    dropouts: tuple[float, ...] = (0.0,)  # dropout after each ReLU (original MLP: none)
+    label_noises: tuple[float, ...] = (0.0,)  # label-noise ratios (RunConfig.label_noise)
+    noise_modes: tuple[str, ...] = ("uniform_other",)  # RunConfig.label_noise_mode values
+    repeats: int | None = None  # seeds per grid point; None = the preset's repeats
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """The phase chart's grid: the training-time and sample-size grids of the same preset at
+    ``widths`` (which include theirs, so their runs are shared), measuring RR and the network's
+    accuracy only (the regime rule reads RR; a stored run that measured more serves)."""
+
+    widths: tuple[int, ...]  # total hidden units, both axes
+    metrics: tuple[str, ...] = ("rr", "net")
+
+
+_REG_MNIST = {
+    # smoke: seconds (tests): one width, one epoch, 1,000 examples, the extremes only
+    "smoke": FactorSpec((20,), 1, True, 1000, (0.0, 1e-2), (True, False), (0.0, 0.5)),
+    # quick: width 30 (critical regime: RR well inside (0, 1) after 8 epochs, so a factor can
+    # move it either way), the model-size chapter's 8 epochs and early stopping, so the
+    # paper's setting (wd 1e-6, BN on, no dropout) is the model-size run of width 30, seed 0
+    "quick": FactorSpec((30,), 8, True, None, REGULARIZATION_WEIGHT_DECAYS, (True, False),
+                        REGULARIZATION_DROPOUTS, repeats=1),
+    # standard/paper: the original protocol at a critical and a sufficient width
+    "standard": FactorSpec((30, 60), 200, True, None, REGULARIZATION_WEIGHT_DECAYS,
+                           (True, False), REGULARIZATION_DROPOUTS),
+}  # fmt: skip
+_NOISE_MODES = ("uniform_other", "original")
+_NOISE_MNIST = {
+    "smoke": FactorSpec((20,), 1, True, 1000, label_noises=(0.0, 0.5, 1.0),
+                        noise_modes=_NOISE_MODES),
+    # quick: width 60 on the first 10,000 examples (tiled), 8 epochs: the sample-size chapter's
+    # run (width 60, n 10,000, seed 0) is the clean one; 10,000 examples make the evaluation
+    # about 2.5x cheaper than 48,000 and give each example 38 passes in 8 epochs
+    "quick": FactorSpec((60,), 8, True, 10_000, label_noises=LABEL_NOISE_RATIOS,
+                        noise_modes=_NOISE_MODES, repeats=1),
+    "standard": FactorSpec((60,), 200, True, None, label_noises=LABEL_NOISE_RATIOS,
+                           noise_modes=_NOISE_MODES),
+}  # fmt: skip
+_PHASE_MNIST = {
+    "smoke": PhaseSpec((5, 20)),
+    # quick: the training-time and sample-size widths (40, 60) plus 10 and 20, narrow enough to
+    # be under-expressive (original model-size figure: train RR 0.77 at width 20)
+    "quick": PhaseSpec((10, 20, 40, 60)),
+    # standard/paper: a dense width axis from the model-size grid, around 40/50/60
+    "standard": PhaseSpec((10, 20, 30, 40, 50, 60, 80, 100)),
+}
+_REG_CIFAR = {k: dataclasses.replace(v, widths=(100,) if k != "standard" else (100, 400))
+              for k, v in _REG_MNIST.items()}  # fmt: skip
+_NOISE_CIFAR = {k: dataclasses.replace(v, widths=(200,)) for k, v in _NOISE_MNIST.items()}
+_PHASE_CIFAR = {
+    "smoke": PhaseSpec((25, 100)),
+    "quick": PhaseSpec((50, 100, 200)),
+    "standard": PhaseSpec((50, 100, 200, 400, 600, 1000)),
+}
+# paper = standard, with the paper preset's repeats and data sets
+for _factor_table in (_REG_MNIST, _NOISE_MNIST, _REG_CIFAR, _NOISE_CIFAR):
+    _factor_table["paper"] = _factor_table["standard"]
+for _phase_table in (_PHASE_MNIST, _PHASE_CIFAR):
+    _phase_table["paper"] = _phase_table["standard"]
+
+
+def _factor_spec(chapter: str, preset: str, dataset: str) -> FactorSpec:
+    cifar = dataset == "cifar10"
+    table = {"regularization": _REG_CIFAR if cifar else _REG_MNIST,
+             "label_noise": _NOISE_CIFAR if cifar else _NOISE_MNIST}[chapter]  # fmt: skip
+    return table[preset]
+
+
+def _phase_spec(preset: str, dataset: str) -> PhaseSpec:
+    return (_PHASE_CIFAR if dataset == "cifar10" else _PHASE_MNIST)[preset]
+
+
+# ----------------------------------------------------------------------------------------------
 # Parameters: typed values or papermill strings
 # ----------------------------------------------------------------------------------------------
 
@@ -267,6 +388,31 @@ def _str_list(v: Any) -> tuple[str, ...]:
     raise _Invalid
 
 
+def _float_list(v: Any, lo: float, hi: float, *, hi_open: bool = False) -> tuple[float, ...]:
+    v = _literal(v)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        v = [v]
+    if not isinstance(v, list | tuple) or not v:
+        raise _Invalid
+    out = []
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise _Invalid
+        if not (lo <= x < hi if hi_open else lo <= x <= hi):
+            raise _Invalid
+        out.append(float(x))
+    return tuple(out)
+
+
+def _bool_list(v: Any) -> tuple[bool, ...]:
+    parsed = _literal(v)
+    if isinstance(parsed, bool) or (isinstance(parsed, str) and "[" not in parsed):
+        return (_bool(parsed),)
+    if isinstance(parsed, list | tuple) and parsed:
+        return tuple(_bool(x) for x in parsed)
+    raise _Invalid
+
+
 def _preset(v: Any) -> str:
     name = _str(v)
     if name not in PRESETS:
@@ -300,24 +446,45 @@ _PARAMS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "early_stopping": (_bool, "True or False"),
     "metrics": (_str_list, f"a list of metric suites from {list(METRIC_SUITES)}"),
     "store": (_str, "a folder path or None"),
-}
+    "weight_decays": (lambda v: _float_list(v, 0.0, math.inf),
+                      "a list of numbers >= 0, e.g. [0, 1e-6, 1e-2]"),
+    "batchnorms": (_bool_list, "True, False or a list of them, e.g. [True, False]"),
+    "dropouts": (lambda v: _float_list(v, 0.0, 1.0, hi_open=True),
+                 "a list of rates in [0, 1), e.g. [0, 0.5]"),
+    "noise_ratios": (lambda v: _float_list(v, 0.0, 1.0),
+                     "a list of ratios in [0, 1], e.g. [0, 0.4, 1]"),
+    "noise_modes": (_str_list, "a list of label-noise modes, e.g. ['uniform_other', 'original']"),
+}  # fmt: skip
 # Parameters that only make sense for some grid families.
 _ONLY_FOR = {"sample_sizes": ("sample_size",), "n_train": ("model_size", "training_time")}
+# ... and the factor chapters (FACTOR_CHAPTERS) that accept them.
+_FACTOR_ONLY_FOR: dict[str, tuple[str, ...]] = {
+    "sample_sizes": ("phase_chart",),
+    "n_train": ("regularization", "label_noise"),
+    "weight_decays": ("regularization",),
+    "batchnorms": ("regularization",),
+    "dropouts": ("regularization",),
+    "noise_ratios": ("label_noise",),
+    "noise_modes": ("label_noise",),
+}
 
 
 def _resolve(chapter: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    if chapter not in CHAPTERS:
-        accepted = ", ".join(repr(c) for c in CHAPTERS)
+    if chapter not in ALL_CHAPTERS:
+        accepted = ", ".join(repr(c) for c in ALL_CHAPTERS)
         raise ValueError(f"unknown chapter {chapter!r}; accepted: {accepted}")
     out: dict[str, Any] = {}
     for name, value in params.items():
         if name not in _PARAMS:
             accepted = ", ".join(_PARAMS)
             raise ValueError(f"unknown chapter parameter {name!r}; accepted: {accepted}")
-        if name in _ONLY_FOR and CHAPTERS[chapter] not in _ONLY_FOR[name]:
+        paper, factor = _ONLY_FOR.get(name), _FACTOR_ONLY_FOR.get(name)
+        if (paper or factor) and ALL_CHAPTERS[chapter] not in (paper or ()) + (factor or ()):
+            where = f"(only to: {', '.join(paper or factor or ())})"
+            if paper and factor:
+                where += f" and to the factor chapter(s) {', '.join(factor)}"
             raise ValueError(
-                f"chapter parameter {name!r} does not apply to chapter {chapter!r} "
-                f"(only to: {', '.join(_ONLY_FOR[name])})"
+                f"chapter parameter {name!r} does not apply to chapter {chapter!r} {where}"
             )
         if value is None or (isinstance(value, str) and value.strip() == "None"):
             out[name] = None  # None = the preset's default
@@ -362,6 +529,8 @@ def grid(chapter: str, preset: str = DEFAULT_PRESET, **overrides: Any) -> list[R
     ignored here (see :func:`chapter_params`).
     """
     p = _resolve(chapter, {"preset": preset, **overrides})
+    if chapter in FACTOR_CHAPTERS:
+        return _factor_grid(chapter, p)
     pre = PRESETS[p.get("preset") or DEFAULT_PRESET]
     family = CHAPTERS[chapter]
     datasets = p.get("dataset") or pre.datasets
@@ -396,6 +565,96 @@ def grid(chapter: str, preset: str = DEFAULT_PRESET, **overrides: Any) -> list[R
                                              train=train, checkpoints=checkpoints,
                                              metrics=metrics))  # fmt: skip
     return configs
+
+
+def _factor_grid(chapter: str, p: dict[str, Any]) -> list[RunConfig]:
+    """The regularization, label-noise or phase-chart grid from resolved parameters."""
+    preset = p.get("preset") or DEFAULT_PRESET
+    pre = PRESETS[preset]
+    datasets = p.get("dataset") or pre.datasets
+    if chapter == "phase_chart":
+        axes = phase_chart_axes(preset, **{k: v for k, v in p.items() if k != "preset"})
+        return [*axes["training_time"], *axes["sample_size"]]
+    seed0 = p.get("seed") or 0
+    metrics = p.get("metrics") or METRIC_SUITES
+    configs: list[RunConfig] = []
+    for ds in datasets:
+        spec = _factor_spec(chapter, preset, ds)
+        epochs = p.get("epochs") or spec.epochs
+        es = spec.early_stopping if p.get("early_stopping") is None else p["early_stopping"]
+        checkpoints = p.get("checkpoints") or ()
+        n_train = _cap_sizes((p["n_train"] if p.get("n_train") else spec.n_train,), ds)[0]
+        repeats = p.get("repeats") or spec.repeats or pre.repeats
+        if chapter == "regularization":
+            settings = [
+                (wd, bn, 0.0, 0.0, "uniform_other")
+                for wd in p.get("weight_decays") or spec.weight_decays
+                for bn in p.get("batchnorms") or spec.batchnorms
+            ]
+            settings += [
+                (1e-6, True, d, 0.0, "uniform_other")
+                for d in p.get("dropouts") or spec.dropouts
+                if d > 0
+            ]
+        else:
+            settings = [
+                (1e-6, True, 0.0, r, m)
+                for r in p.get("noise_ratios") or spec.label_noises
+                for m in p.get("noise_modes") or spec.noise_modes
+            ]
+        depth = DEFAULT_DEPTH.get(ds, 1)
+        for width in p.get("widths") or spec.widths:
+            seen: set[RunConfig] = set()
+            for wd, bn, drop, noise, mode in settings:
+                for r in range(repeats):
+                    train = TrainConfig(
+                        epochs=epochs, early_stopping=es, seed=seed0 + r, weight_decay=wd
+                    )
+                    c = RunConfig(
+                        dataset=ds,
+                        width=width,
+                        depth=depth,
+                        n_train=n_train,
+                        batchnorm=bn,
+                        dropout=drop,
+                        label_noise=noise,
+                        label_noise_mode=mode,
+                        train=train,
+                        checkpoints=checkpoints,
+                        metrics=metrics,
+                    )
+                    if c not in seen:  # ratio 0 is one run for every noise mode
+                        seen.add(c)
+                        configs.append(c)
+    return configs
+
+
+def phase_chart_axes(preset: str = DEFAULT_PRESET, **overrides: Any) -> dict[str, list[RunConfig]]:
+    """The phase chart's two grids: ``"training_time"`` (model size x epochs) and
+    ``"sample_size"`` (model size x training sample size).
+
+    Each is the grid of that chapter under ``preset`` (same epochs, checkpoints, sample sizes,
+    early stopping and repeats, so their runs are shared through the store) at the phase chart's
+    widths (:class:`PhaseSpec`, which include the chapters' own), measuring the ``rr`` and
+    ``net`` suites. Overrides as in :func:`grid`: ``checkpoints`` applies to the training-time
+    axis only, ``sample_sizes`` to the sample-size axis only.
+    """
+    p = _resolve("phase_chart", {"preset": preset, **overrides})
+    preset = p.pop("preset", None) or DEFAULT_PRESET
+    pre = PRESETS[preset]
+    axes: dict[str, list[RunConfig]] = {"training_time": [], "sample_size": []}
+    for ds in p.pop("dataset", None) or pre.datasets:
+        spec = _phase_spec(preset, ds)
+        common = {k: v for k, v in p.items() if k not in ("checkpoints", "sample_sizes")}
+        common["widths"] = common.get("widths") or spec.widths
+        common["metrics"] = common.get("metrics") or spec.metrics
+        axes["training_time"] += grid(
+            "training_time", preset, dataset=ds, **common, checkpoints=p.get("checkpoints")
+        )
+        axes["sample_size"] += grid(
+            "sample_size", preset, dataset=ds, **common, sample_sizes=p.get("sample_sizes")
+        )
+    return axes
 
 
 @dataclass(frozen=True)
@@ -495,13 +754,19 @@ def estimate_seconds(configs: Sequence[RunConfig]) -> float:
     return total
 
 
-def describe_presets(presets: Sequence[str] | None = None) -> pd.DataFrame:
+def describe_presets(
+    presets: Sequence[str] | None = None, chapters: Sequence[str] | None = None
+) -> pd.DataFrame:
     """What each preset runs per chapter: one row per (preset, chapter).
 
     Columns: preset, chapter, datasets, runs (configs), trainings (distinct content keys; the
     model-size chapters share theirs), widths, sample_sizes, max_epochs, early_stopping,
     checkpoints, repeats, metrics, cpu_minutes (upper-bound estimate on 2 CPU cores, from an
     empty store, counting shared runs once per preset in the 'model_size' row only).
+
+    ``chapters``: None = those with the original's grids (:data:`CHAPTERS`); pass
+    :data:`ALL_CHAPTERS` to add regularization, label noise and the phase chart (their runs
+    shared with earlier chapters are counted once, where they first appear).
     """
     import pandas as pd
 
@@ -509,15 +774,32 @@ def describe_presets(presets: Sequence[str] | None = None) -> pd.DataFrame:
     for name in presets or PRESETS:
         pre = PRESETS[name]
         counted: set[str] = set()
-        for chapter in ("model_size", "determinism", "categorization", "training_time",
-                        "sample_size"):  # fmt: skip
+        order = ("model_size", "determinism", "categorization", "training_time",
+                 "sample_size", *FACTOR_CHAPTERS)  # fmt: skip
+        wanted = set(CHAPTERS if chapters is None else chapters)
+        unknown = sorted(wanted - set(ALL_CHAPTERS))
+        if unknown:
+            raise ValueError(f"unknown chapters {unknown}; accepted: {', '.join(ALL_CHAPTERS)}")
+        for chapter in (c for c in order if c in wanted):
             configs = grid(chapter, name)
             from hashlib_nn.experiments import content_key
 
             keys = {content_key(c) for c in configs}
             new = [c for c in configs if content_key(c) not in counted]
             counted |= keys
-            spec = {ds: pre.spec(CHAPTERS[chapter], ds) for ds in pre.datasets}
+            if chapter in FACTOR_CHAPTERS:  # spans from the configs (several families)
+                spec = {
+                    ds: GridSpec(
+                        tuple(sorted({c.width for c in configs if c.dataset == ds})),
+                        0,
+                        False,
+                        (),
+                        tuple(dict.fromkeys(c.n_train for c in configs if c.dataset == ds)),
+                    )
+                    for ds in pre.datasets
+                }
+            else:
+                spec = {ds: pre.spec(CHAPTERS[chapter], ds) for ds in pre.datasets}
             rows.append({
                 "preset": name,
                 "chapter": chapter,

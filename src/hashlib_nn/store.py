@@ -55,9 +55,9 @@ def default_root() -> Path:
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    import pooch
+    import platformdirs  # what pooch.os_cache uses, without pooch's tqdm.auto import
 
-    return Path(pooch.os_cache("hashlib_nn")) / "results"
+    return Path(platformdirs.user_cache_dir("hashlib_nn")) / "results"
 
 
 def open_store(store: StoreLike | None = None) -> Store:

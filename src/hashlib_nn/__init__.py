@@ -1,5 +1,58 @@
-"""hashlib_nn: neural networks behave as hash encoders (He, Lei, Ji, Tao, 2021), reproduced."""
+"""hashlib_nn: neural networks behave as hash encoders (He, Lei, Ji, Tao, 2021), reproduced.
+
+The public API, importable from the top level (loaded on first use, so ``import hashlib_nn``
+stays cheap)::
+
+    from hashlib_nn import load_dataset, PaperMLP, TrainConfig, neural_codes
+    from hashlib_nn.train import train  # (a submodule of the same name shadows it)
+    from hashlib_nn import redundancy_ratio, categorization_report, NeuralCodeEncoder
+    from hashlib_nn import RunConfig, sweep, chapter_params
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_dataset": "hashlib_nn.data",
+    "Dataset": "hashlib_nn.data",
+    "PaperMLP": "hashlib_nn.models",
+    "TrainConfig": "hashlib_nn.train",
+    "NeuralCodes": "hashlib_nn.codes",
+    "neural_codes": "hashlib_nn.codes",
+    "check_same_region": "hashlib_nn.codes",
+    "redundancy_ratio": "hashlib_nn.metrics",
+    "collision_fraction": "hashlib_nn.metrics",
+    "distinct_codes": "hashlib_nn.metrics",
+    "categorization_report": "hashlib_nn.categorization",
+    "knn_accuracy": "hashlib_nn.categorization",
+    "hamming_knn": "hashlib_nn.hamming",
+    "collision_anatomy": "hashlib_nn.hashing",
+    "mean_average_precision": "hashlib_nn.hashing",
+    "NeuralCodeEncoder": "hashlib_nn.encoder",
+    "train_many": "hashlib_nn.batched",
+    "RunConfig": "hashlib_nn.experiments",
+    "run": "hashlib_nn.experiments",
+    "sweep": "hashlib_nn.experiments",
+    "chapter_params": "hashlib_nn.presets",
+    "grid": "hashlib_nn.presets",
+    "phase_regime": "hashlib_nn.phase",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hashlib_nn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

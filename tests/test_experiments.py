@@ -370,10 +370,9 @@ def test_standard_and_paper_grids_are_the_original_ones(
                 assert sizes == (CIFAR_SIZES if cifar else MNIST_SIZES)
                 assert all(c.train.early_stopping for c in mine)
             assert len(mine) == len(widths) * len(sizes) * repeats
-        if chapter == "determinism":
-            assert {c.metrics for c in configs} == {("rr", "net")}
-        else:
-            assert {c.metrics for c in configs} == {("rr", "net", "kmeans", "knn", "lr")}
+        # Every chapter of the model-size family asks for every suite, so whichever runs first
+        # trains and the others read its runs from the store.
+        assert {c.metrics for c in configs} == {("rr", "net", "kmeans", "knn", "lr")}
 
 
 @pytest.mark.parametrize("preset", ["smoke", "quick"])

@@ -41,6 +41,7 @@ __all__ = [
     "cluster_labelling",
     "compare_with_paper",
     "constant_bit_effect",
+    "constant_bits_by_width",
     "crossing",
     "determinism_verdict",
     "final_rows",
@@ -48,6 +49,7 @@ __all__ = [
     "hashing_summary",
     "kmeans_gap_table",
     "kmeans_scoring_curves",
+    "logreg_iterations_effect",
     "monotone_share",
     "paper_curve",
     "query_subset",
@@ -382,7 +384,7 @@ def cluster_labelling(labels_true: np.ndarray, clusters: np.ndarray) -> ClusterL
 
     >>> lab = cluster_labelling(np.array([0, 0, 1, 1, 0]), np.array([0, 0, 1, 2, 2]))
     >>> lab.purity, lab.hungarian, lab.shared_labels, lab.unclaimed_labels
-    (0.8, 0.8, (0,), ())
+    (0.8, 0.6, (0,), ())
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -645,3 +647,55 @@ def describe_comparison(table: pd.DataFrame, *, x: str, by: str | None = None) -
         text += (f" The largest gap is at {where}: ours {worst['ours']:.3f}, "
                  f"{abs(worst['diff']):.3f} {sign} the paper's {worst['paper']:.3f}.")
     return text
+
+
+def constant_bits_by_width(final: pd.DataFrame) -> pd.DataFrame:
+    """How many runs had bits constant over train and test (the ones the original drops).
+
+    Input: tidy final rows with ``n_bits`` and ``n_bits_kept`` (the categorization suites).
+    Returns per width: ``n_bits``, ``runs``, ``runs_with_constant_bits`` and
+    ``most_constant_bits`` (the largest number dropped in one run). ``n_bits_kept`` = 0 means
+    every bit was constant (the codes were then used unchanged) and counts as all constant.
+    """
+    _require(final, ["width", "seed", "metric", "value"])
+    cols = ["width", "seed", *(c for c in ("dataset", "n_train") if c in final.columns)]
+    wide = final[final["metric"].isin(["n_bits", "n_bits_kept"])].pivot_table(
+        index=cols, columns="metric", values="value", aggfunc="first", dropna=False)
+    missing = {"n_bits", "n_bits_kept"} - set(wide.columns)
+    if missing:
+        raise ValueError(f"the results lack {sorted(missing)}; have "
+                         f"{sorted(final['metric'].unique())}")
+    wide["constant"] = wide["n_bits"] - wide["n_bits_kept"]  # kept = 0: all constant
+    out = wide.reset_index().groupby("width").agg(
+        n_bits=("n_bits", "max"), runs=("constant", "size"),
+        runs_with_constant_bits=("constant", lambda s: int((s > 0).sum())),
+        most_constant_bits=("constant", "max"))  # fmt: skip
+    return out.astype(int).reset_index()
+
+
+def logreg_iterations_effect(train_codes: NeuralCodes, y_train: np.ndarray,
+                             test_codes: NeuralCodes, y_test: np.ndarray, *,
+                             max_iters: Sequence[int] = (100, 1000),
+                             n_threads: int | None = 1) -> pd.DataFrame:  # fmt: skip
+    """Test accuracy of the one-vs-one logistic regression at each ``max_iter``.
+
+    scikit-learn's default is 100 (what the original ran); this package uses 1000
+    (:func:`hashlib_nn.categorization.logreg_accuracy`). Columns ``max_iter``, ``lr_test``,
+    ``not_converged`` (pairwise models that stopped at ``max_iter``: scikit-learn's
+    ``ConvergenceWarning`` count, recorded here instead of printed).
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from hashlib_nn.categorization import logreg_accuracy
+
+    rows = []
+    for max_iter in max_iters:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            acc = logreg_accuracy(train_codes, y_train, test_codes, y_test,
+                                  n_threads=n_threads, max_iter=max_iter)  # fmt: skip
+        n_failed = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        rows.append({"max_iter": int(max_iter), "lr_test": acc, "not_converged": n_failed})
+    return pd.DataFrame(rows)

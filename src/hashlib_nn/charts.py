@@ -287,3 +287,35 @@ def line_chart(
     if title:
         chart = chart.properties(title=title)
     return chart
+
+
+def bucket_size_chart(buckets: pd.DataFrame, *, title: str = "Bucket sizes, training codes",
+                      width: int = 400, height: int = 220) -> alt.Chart:
+    """Bars of how many codes are shared by 1, 2, 3, ... examples (log scale), from
+    :func:`hashlib_nn.analysis.bucket_size_table` (columns bucket_size, n_codes, n_examples,
+    share_of_examples)."""
+    _require_columns(buckets, "buckets", ["bucket_size", "n_codes", "n_examples",
+                                          "share_of_examples"])
+    return alt.Chart(buckets).mark_bar().encode(
+        x=alt.X("bucket_size:O", title="training examples sharing a code (bucket size)",
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("n_codes:Q", scale=alt.Scale(type="log", domainMin=0.5),
+                title="codes (log scale)"),
+        y2=alt.datum(0.5),  # bars start below 1: a log scale has no 0
+        tooltip=["bucket_size", "n_codes", "n_examples",
+                 alt.Tooltip("share_of_examples", format=".2%")],
+    ).properties(width=width, height=height, title=title)
+
+
+def firing_rate_chart(firing: pd.DataFrame, *, title: str = "Firing rates of the hidden units",
+                      width: int = 400, height: int = 220) -> alt.Chart:
+    """Histogram of per-unit firing rates, from
+    :func:`hashlib_nn.analysis.firing_rate_histogram` (columns rate_from, rate_to, n_units)."""
+    _require_columns(firing, "firing", ["rate_from", "rate_to", "n_units"])
+    return alt.Chart(firing).mark_bar().encode(
+        x=alt.X("rate_from:Q", bin="binned", title="firing rate (share of training examples)",
+                scale=alt.Scale(domain=[0, 1])),
+        x2="rate_to:Q",
+        y=alt.Y("n_units:Q", title="units"),
+        tooltip=["rate_from", "rate_to", "n_units"],
+    ).properties(width=width, height=height, title=title)

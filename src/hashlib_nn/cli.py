@@ -3,13 +3,19 @@
 ::
 
     hashlib-nn run --preset quick --chapter model_size [--dataset mnist] [--store PATH]
+                   [--scheduler tcp://HOST:8786 | --workers N]
     hashlib-nn list [--chapter model_size --preset quick] [--store PATH]
     hashlib-nn export --out results.csv [--chapter ...] [--store PATH]
     hashlib-nn presets
 
 ``run`` stores every finished run at once: Ctrl-C (or ``kill``) keeps what is finished, and the
-same command resumes. A progress bar is drawn only in a terminal (not under CI, not in Jupyter).
-Errors print one line and exit with status 2; an interruption exits with 130.
+same command resumes. A progress bar is drawn only in a terminal (not under CI, not in Jupyter);
+elsewhere each finished run prints one line. With ``--scheduler`` (or ``$HASHLIB_NN_SCHEDULER``)
+the runs are trained on that Dask cluster, with ``--workers N`` on N local worker processes
+(:mod:`hashlib_nn.distributed`); the store must then be on a filesystem the workers share.
+A run that fails does not stop the others: the failures are listed at the end and the exit
+status is 1. Errors in the arguments print one line and exit with status 2; an interruption
+exits with 130.
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hashlib_nn.distributed import RunFailure
 
 __all__ = ["main"]
 
@@ -84,6 +96,21 @@ def _parser() -> argparse.ArgumentParser:
     bar.add_argument(
         "--no-progress", dest="progress", action="store_false", help="never draw a progress bar"
     )
+    where = p_run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="train on the Dask cluster at ADDRESS, e.g. tcp://10.0.0.5:8786 (default: "
+        "$HASHLIB_NN_SCHEDULER, else in this process); the store must be shared with the workers",
+    )
+    where.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=None,
+        help="train on N local worker processes (a throwaway Dask cluster)",
+    )
 
     p_list = sub.add_parser("list", help="show what the store holds (for a grid: what is missing)")
     common(p_list)
@@ -114,28 +141,85 @@ def _expand(preset: str, chapters: Sequence[str], dataset: list[str] | None) -> 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import contextlib
+
     from hashlib_nn.device import resolve_device
-    from hashlib_nn.experiments import content_key, sweep
+    from hashlib_nn.distributed import check_device_spec, connect, scheduler_address
+    from hashlib_nn.experiments import content_key, show_progress
     from hashlib_nn.store import open_store
 
-    device = resolve_device(args.device)  # fail before any work
+    address = scheduler_address(args.scheduler)  # --scheduler, else $HASHLIB_NN_SCHEDULER
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be a positive integer; got {args.workers}")
+    on_cluster = address is not None or args.workers is not None
+    # On a cluster each worker resolves the device (it may have CUDA where we have none).
+    device = check_device_spec(args.device) if on_cluster else resolve_device(args.device)
     store = open_store(args.store)
     chapters = args.chapter or list(_RUN_ORDER)
     for chapter in chapters:  # validate every grid before training any
         _expand(args.preset, [chapter], args.dataset)
     done_before = len(store)
-    for chapter in chapters:
-        configs = _expand(args.preset, [chapter], args.dataset)
-        missing = sum(1 for k in {content_key(c) for c in configs} if store.get(k) is None)
-        print(f"{chapter} ({args.preset}): {len(configs)} runs, {missing} to train "
-              f"-> {store.root}", file=sys.stderr)  # fmt: skip
-        frame = sweep(configs, store=store, device=device, progress=args.progress)
-        final = frame[frame["final"]]
-        print(
-            f"{chapter}: {final['key'].nunique()} runs, {len(frame)} metric rows", file=sys.stderr
-        )
+    failed: dict[str, RunFailure] = {}  # content key -> its failure, over all chapters
+    with contextlib.ExitStack() as stack:
+        scheduler: object = False
+        if on_cluster:
+            scheduler = stack.enter_context(connect(address, workers=args.workers))
+            n_workers = len(scheduler.nthreads())  # type: ignore[attr-defined]
+            where = address or f"{args.workers} local worker processes"
+            print(f"training on {where} ({n_workers} workers); store {store.root} must be "
+                  "shared with them", file=sys.stderr)  # fmt: skip
+        for chapter in chapters:
+            configs = _expand(args.preset, [chapter], args.dataset)
+            skipped = [c for c in configs if content_key(c) in failed]
+            configs = [c for c in configs if content_key(c) not in failed]
+            keys = {content_key(c) for c in configs}
+            missing = sum(1 for k in keys if store.get(k) is None)
+            print(f"{chapter} ({args.preset}): {len(configs)} runs, {missing} to train "
+                  f"-> {store.root}", file=sys.stderr)  # fmt: skip
+            if skipped:
+                print(f"{chapter}: skipping {len(skipped)} runs that failed above",
+                      file=sys.stderr)  # fmt: skip
+            frame = _sweep_chapter(chapter, configs, store, device, scheduler, args.progress,
+                                   failed, show_progress(args.progress))  # fmt: skip
+            final = frame[frame["final"].astype(bool)]
+            print(f"{chapter}: {final['key'].nunique()} runs, {len(frame)} metric rows",
+                  file=sys.stderr)  # fmt: skip
     print(f"store {store.root}: {len(store)} runs ({len(store) - done_before} new)")
+    if failed:
+        print(f"hashlib-nn: {len(failed)} runs failed (the others are stored):",
+              file=sys.stderr)  # fmt: skip
+        for f in failed.values():
+            print(f"  {f.describe()}" + (f" (on {f.where})" if f.where != "local" else ""),
+                  file=sys.stderr)  # fmt: skip
+        print("fix the cause and run the same command again: only the failed runs will train",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
+
+
+def _sweep_chapter(chapter: str, configs: list, store: object, device: object,
+                   scheduler: object, progress: bool | None, failed: dict[str, RunFailure],
+                   bar: bool) -> pd.DataFrame:  # fmt: skip
+    """One chapter's sweep, keeping going past failed runs (added to ``failed``)."""
+    from hashlib_nn.distributed import SweepError
+    from hashlib_nn.experiments import sweep
+
+    count = [0]
+
+    def report(r: object) -> None:  # one line per finished run when there is no progress bar
+        count[0] += 1
+        print(f"{chapter}: finished {r.config.describe()} ({count[0]})",  # type: ignore[attr-defined]
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    try:
+        return sweep(configs, store=store, device=device, progress=progress,  # type: ignore[arg-type]
+                     scheduler=scheduler, keep_going=True,
+                     on_result=None if bar else report)  # fmt: skip
+    except SweepError as err:
+        for f in err.failures:
+            failed[f.key] = f
+            print(f"{chapter}: FAILED {f.describe()}", file=sys.stderr, flush=True)
+        return err.frame
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -305,7 +305,9 @@ def _check_k(k: int, n_train: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer; got k={k!r}")
     if k > n_train:
-        raise ValueError(f"k={k} needs at least {k} training codes; got {n_train}")
+        raise ValueError(
+            f"k={k} needs at least {k} training codes; got {n_train} (k must be in [1, {n_train}])"
+        )
     return int(k)
 
 

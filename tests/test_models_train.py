@@ -13,8 +13,8 @@ from torch import nn
 from hashlib_nn.models import PaperMLP, derive_seeds
 from hashlib_nn.train import (
     EarlyStopping,
-    batch_starts,
     TrainConfig,
+    batch_starts,
     evaluate,
     l2_parameters,
     lr_at,

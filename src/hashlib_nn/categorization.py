@@ -55,6 +55,7 @@ from hashlib_nn.device import resolve_device
 from hashlib_nn.hamming import (
     _check_chunk_size,
     _check_k,
+    _check_labels,
     _check_same_length,
     _iter_rows,
     _topk_rows,
@@ -84,17 +85,6 @@ _UNPACK_ROWS = 8192
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _labels(labels: object, n_rows: int, name: str, codes_name: str) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of labels; got shape {y.shape}")
-    if y.shape[0] != n_rows:
-        raise ValueError(
-            f"{name} has {y.shape[0]} labels but {codes_name} has {n_rows} rows; they must match"
-        )
-    return y
 
 
 def _at_least_two_classes(y: np.ndarray, name: str, what: str) -> None:
@@ -306,7 +296,7 @@ def kmeans_scores(
     and ``time`` (seconds of the fit).
     """
     packed, _ = check_codes(codes, "codes")
-    y = _labels(labels, packed.shape[0], "labels", "codes")
+    y = _check_labels(labels, packed.shape[0], "labels", "codes")
     _at_least_two_classes(y, "labels", "K-Means scoring")
     t0 = time.perf_counter()
     clusters, info = kmeans_clusters(
@@ -336,8 +326,8 @@ def _knn_inputs(
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
     _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _labels(train_labels, tp.shape[0], "train_labels", "train_codes")
-    y_te = _labels(test_labels, qp.shape[0], "test_labels", "test_codes")
+    y_tr = _check_labels(train_labels, tp.shape[0], "train_labels", "train_codes")
+    y_te = _check_labels(test_labels, qp.shape[0], "test_labels", "test_codes")
     _check_k(k, tp.shape[0])
     classes, yi_tr = np.unique(y_tr, return_inverse=True)
     pos = np.clip(np.searchsorted(classes, y_te), 0, classes.shape[0] - 1)
@@ -529,8 +519,8 @@ def logreg_accuracy(
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
     _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _labels(train_labels, tp.shape[0], "train_labels", "train_codes")
-    y_te = _labels(test_labels, qp.shape[0], "test_labels", "test_codes")
+    y_tr = _check_labels(train_labels, tp.shape[0], "train_labels", "train_codes")
+    y_te = _check_labels(test_labels, qp.shape[0], "test_labels", "test_codes")
     _at_least_two_classes(y_tr, "train_labels", "logistic regression")
     if n_threads is not None:
         n_threads = _check_positive_int(n_threads, "n_threads")
@@ -586,8 +576,8 @@ def categorization_report(
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
     _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _labels(y_train, tp.shape[0], "y_train", "train_codes")
-    y_te = _labels(y_test, qp.shape[0], "y_test", "test_codes")
+    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train_codes")
+    y_te = _check_labels(y_test, qp.shape[0], "y_test", "test_codes")
     if "knn" in wanted:
         _check_k(k, tp.shape[0])
     if "kmeans" in wanted:

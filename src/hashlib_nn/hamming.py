@@ -301,6 +301,18 @@ def _topk_rows(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.gather(vals, 1, order), torch.gather(idx, 1, order)
 
 
+def _check_labels(labels: object, n_rows: int, name: str, codes_name: str) -> np.ndarray:
+    """Labels as a 1-D array with one label per code row; a clear error otherwise."""
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of labels; got shape {y.shape}")
+    if y.shape[0] != n_rows:
+        raise ValueError(
+            f"{name} has {y.shape[0]} labels but {codes_name} has {n_rows} rows; they must match"
+        )
+    return y
+
+
 def _check_k(k: int, n_train: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer; got k={k!r}")

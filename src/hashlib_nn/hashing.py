@@ -56,6 +56,7 @@ from hashlib_nn.device import resolve_device
 from hashlib_nn.hamming import (
     _check_chunk_size,
     _check_k,
+    _check_labels,
     _check_same_length,
     _iter_rows,
     _topk_rows,
@@ -85,17 +86,6 @@ def code_length(codes: NeuralCodes | np.ndarray) -> int:
     return check_codes(codes, "codes")[1]
 
 
-def _labels(labels: object, n_rows: int, name: str, codes_name: str) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of labels; got shape {y.shape}")
-    if y.shape[0] != n_rows:
-        raise ValueError(
-            f"{name} has {y.shape[0]} labels but {codes_name} has {n_rows} rows; they must match"
-        )
-    return y
-
-
 def _retrieval_inputs(
     train: NeuralCodes | np.ndarray,
     y_train: np.ndarray,
@@ -106,8 +96,8 @@ def _retrieval_inputs(
     tp, n_bits = check_codes(train, "train")
     qp, n_bits_q = check_codes(query, "query")
     _check_same_length(n_bits, n_bits_q, "train", "query")
-    y_tr = _labels(y_train, tp.shape[0], "y_train", "train")
-    y_q = _labels(y_query, qp.shape[0], "y_query", "query")
+    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train")
+    y_q = _check_labels(y_query, qp.shape[0], "y_query", "query")
     classes, yi_tr = np.unique(y_tr, return_inverse=True)
     pos = np.clip(np.searchsorted(classes, y_q), 0, classes.shape[0] - 1)
     yi_q = np.where(classes[pos] == y_q, pos, -1)
@@ -325,7 +315,7 @@ def collision_anatomy(
     ({1: 2, 3: 1}, 3, 0.3333333333333333)
     """
     tp, n_bits = check_codes(train_codes, "train_codes")
-    y_tr = _labels(y_train, tp.shape[0], "y_train", "train_codes")
+    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train_codes")
     n_train = tp.shape[0]
     if test_codes is None:
         if y_test is not None:
@@ -335,7 +325,8 @@ def collision_anatomy(
     else:
         qp, n_bits_q = check_codes(test_codes, "test_codes")
         _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-        y_te = None if y_test is None else _labels(y_test, qp.shape[0], "y_test", "test_codes")
+        y_te = (None if y_test is None
+                else _check_labels(y_test, qp.shape[0], "y_test", "test_codes"))
     groups = distinct_codes(np.concatenate([tp, qp]) if qp.shape[0] else tp)
     g_tr = groups.inverse[:n_train]
     n_distinct = int((groups.first_index < n_train).sum())  # train groups are ids 0..D-1

@@ -3,6 +3,7 @@
 #   make book    venv + data, run every chapter with papermill (any failing cell fails make),
 #                then jupyter-book build -W book/  ->  _build/html/index.html
 #   make test    venv + data + pytest
+#   make bench   benchmarks: our pipeline vs the original's, ratios and goals
 #   make lint    ruff
 #   make clean   remove _build (keeps .venv and the data cache)
 #
@@ -21,7 +22,7 @@ OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 STAMP  := $(VENV)/.hashlib_nn-installed
 
-.PHONY: venv data test book html check lint clean
+.PHONY: venv data test book html check lint bench clean
 
 venv: $(STAMP)
 
@@ -49,6 +50,10 @@ html: venv
 # Opens every built page in headless Chromium with no network: charts drawn, math typeset.
 check: venv
 	$(BIN)/python -m hashlib_nn.book check
+
+# Side-by-side speed and memory ratios against the original pipeline (benchmarks/README.md).
+bench: venv data
+	$(BIN)/python benchmarks/bench.py --json _build/bench/cpu-2core.json
 
 lint: venv
 	$(BIN)/ruff check src tests

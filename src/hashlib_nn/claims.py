@@ -721,25 +721,21 @@ CLAIMS: dict[str, Claim] = {
         Claim(
             "regularization",
             "3d",
-            "Regularization shapes these properties.",
-            ("regularization",),
-            "its chapter (weight decay, BatchNorm, dropout) comes later",
+            "Regularization shapes these properties (less than the dominant factors).",
+            ("regularization", "model_size"),
         ),
         Claim(
             "label_noise",
             "3e",
-            "Label noise shapes these properties.",
-            ("label_noise",),
-            "its chapter comes later",
+            "Label noise shapes these properties (less than the dominant factors).",
+            ("label_noise", "model_size"),
         ),
         Claim(
             "dominant_factors",
             "3f",
             "Model size, training time and sample size dominate "
             "(over regularization and label noise).",
-            ("model_size", "training_time", "sample_size", "regularization", "label_noise"),
-            "it compares the effect sizes of all five factors; the regularization and "
-            "label-noise chapters come later",
+            ("model_size", "regularization", "label_noise"),
         ),
         Claim(
             "phase_chart",
@@ -748,7 +744,6 @@ CLAIMS: dict[str, Claim] = {
             "and sample size has three regions: under-, critically- and "
             "sufficiently-expressive.",
             ("phase_chart",),
-            "its chapter comes later",
         ),
     )
 }
@@ -871,3 +866,18 @@ def claims_frame(verdicts: Mapping[str, Verdict]) -> pd.DataFrame:
         ],
         columns=["claim", "statement", "status", "evidence"],
     )
+
+
+def _register_factor_verdicts() -> None:
+    """Claims 3d-3f and 4 are decided by the rules of :mod:`hashlib_nn.factors` (the
+    regularization, label-noise and phase-chart chapters), registered here by name."""
+    from hashlib_nn import factors
+
+    for name, fn in (("regularization", factors.regularization_claim),
+                     ("label_noise", factors.label_noise_claim),
+                     ("dominant_factors", factors.dominant_factors_claim),
+                     ("phase_chart", factors.phase_chart_claim)):
+        register_verdict(name)(fn)
+
+
+_register_factor_verdicts()

@@ -76,3 +76,14 @@ def test_bad_codes_are_refused(bad: object, message: str) -> None:
 def test_empty_codes_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one example"):
         redundancy_ratio(np.zeros((0, 2), dtype=np.uint8))
+
+
+def test_count_distinct_equals_the_partition_size() -> None:
+    from hashlib_nn.metrics import count_distinct
+
+    rng = np.random.default_rng(5)
+    for n_bits in (5, 64, 200):
+        bits = (rng.random((2000, n_bits)) < 0.1).astype(np.uint8)
+        codes = NeuralCodes.from_bits(bits)
+        assert count_distinct(codes) == distinct_codes(codes).n_distinct == len(
+            np.unique(bits, axis=0))

@@ -144,6 +144,8 @@ def relu_modules(model: nn.Module) -> list[nn.ReLU]:
 
 def _pack_rows(bits: torch.Tensor) -> torch.Tensor:
     """Pack a (B, n) bool tensor to (B, ceil(n/8)) uint8 on its own device (np.packbits layout)."""
+    if bits.device.type == "cpu":  # numpy's packbits is about 8x faster than the torch ops
+        return torch.from_numpy(np.packbits(bits.numpy(), axis=1))
     b, n = bits.shape
     pad = (-n) % 8
     if pad:

@@ -27,6 +27,7 @@ from hashlib_nn.codes import NeuralCodes, as_packed
 __all__ = [
     "CodeGroups",
     "collision_fraction",
+    "count_distinct",
     "distinct_codes",
     "redundancy_ratio",
 ]
@@ -78,50 +79,67 @@ class CodeGroups:
         return int(self.counts.shape[0])
 
 
-def distinct_codes(codes: NeuralCodes | np.ndarray) -> CodeGroups:
-    """Group identical rows of packed codes, exactly, without unpacking or O(N^2) work."""
-    packed, _ = as_packed(codes)
+def _sorted_boundaries(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in an order where identical rows are adjacent, and where each new group starts.
+
+    Returns ``(order, new_group)``: ``packed[order]`` groups identical rows together and
+    ``new_group[i]`` is True where sorted row ``i`` differs from row ``i - 1``. Exact: rows that
+    share a 64-bit hash are compared in full.
+    """
     n = packed.shape[0]
     if n == 0:
         raise ValueError("codes hold no rows; the redundancy ratio needs at least one example")
     words = _row_words(packed)
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
     if words.shape[1] == 1:
         keys = words[:, 0]
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
-        new_group = np.empty(n, dtype=bool)
-        new_group[0] = True
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
-    else:
-        h = _row_hash(words)
-        order = np.argsort(h, kind="stable")
-        sw = words[order]
-        sh = h[order]
-        new_group = np.empty(n, dtype=bool)
-        new_group[0] = True
-        # A new group starts where the hash changes, or where the hash repeats but the row
-        # differs (a hash collision): the rows are compared in full there.
-        np.not_equal(sh[1:], sh[:-1], out=new_group[1:])
-        same_hash = np.flatnonzero(~new_group[1:]) + 1
-        if same_hash.size:
-            differs = (sw[same_hash] != sw[same_hash - 1]).any(axis=1)
-            if differs.any():
-                # Rare: a true 64-bit collision. Fall back to an exact lexicographic sort of the
-                # rows inside the hash (still O(N log N)), then recompute boundaries.
-                order = np.lexsort(tuple(words[:, j] for j in range(words.shape[1] - 1, -1, -1)))
-                sw = words[order]
-                new_group[1:] = (sw[1:] != sw[:-1]).any(axis=1)
+        return order, new_group
+    h = _row_hash(words)
+    order = np.argsort(h, kind="stable")
+    sh = h[order]
+    # A new group starts where the hash changes, or where the hash repeats but the row
+    # differs (a hash collision): the rows are compared in full there.
+    np.not_equal(sh[1:], sh[:-1], out=new_group[1:])
+    same_hash = np.flatnonzero(~new_group[1:]) + 1
+    if same_hash.size:
+        rows = order[same_hash]
+        prev = order[same_hash - 1]
+        if (words[rows] != words[prev]).any(axis=1).any():
+            # Rare: a true 64-bit collision. Fall back to an exact lexicographic sort of the
+            # rows (still O(N log N)), then recompute boundaries.
+            order = np.lexsort(tuple(words[:, j] for j in range(words.shape[1] - 1, -1, -1)))
+            sw = words[order]
+            new_group[1:] = (sw[1:] != sw[:-1]).any(axis=1)
+    return order, new_group
+
+
+def count_distinct(codes: NeuralCodes | np.ndarray) -> int:
+    """The number of distinct codes (linear regions hit), without building the partition."""
+    packed, _ = as_packed(codes)
+    return int(_sorted_boundaries(packed)[1].sum())
+
+
+def distinct_codes(codes: NeuralCodes | np.ndarray) -> CodeGroups:
+    """Group identical rows of packed codes, exactly, without unpacking or O(N^2) work."""
+    packed, _ = as_packed(codes)
+    n = packed.shape[0]
+    order, new_group = _sorted_boundaries(packed)
     sorted_group = np.cumsum(new_group) - 1
-    group_of_row = np.empty(n, dtype=np.int64)
-    group_of_row[order] = sorted_group
-    # Renumber groups by first appearance for a stable, order-independent-of-hash labelling.
-    first_index_sorted = np.full(int(sorted_group[-1]) + 1, n, dtype=np.int64)
-    np.minimum.at(first_index_sorted, group_of_row, np.arange(n, dtype=np.int64))
-    rank = np.empty_like(first_index_sorted)
+    n_groups = int(sorted_group[-1]) + 1
+    # Each group's first row: the sorts are stable, so inside a run of identical rows the
+    # original indices ascend and the run's first element is the group's first appearance.
+    first_index_sorted = order[new_group].astype(np.int64)
+    # Renumber groups by first appearance, so the labelling does not depend on the hash.
     by_first = np.argsort(first_index_sorted, kind="stable")
-    rank[by_first] = np.arange(by_first.size, dtype=np.int64)
-    inverse = rank[group_of_row]
-    counts = np.bincount(inverse, minlength=by_first.size).astype(np.int64)
+    rank = np.empty_like(by_first)
+    rank[by_first] = np.arange(n_groups, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = rank[sorted_group]
+    counts = np.bincount(inverse, minlength=n_groups).astype(np.int64)
     return CodeGroups(inverse, counts, first_index_sorted[by_first])
 
 
@@ -132,9 +150,9 @@ def redundancy_ratio(codes: NeuralCodes | np.ndarray) -> float:
     >>> redundancy_ratio(np.array([[1], [1], [2], [3]], dtype=np.uint8))
     0.25
     """
-    groups = distinct_codes(codes)
-    n = groups.inverse.shape[0]
-    return (n - groups.n_distinct) / n
+    packed, _ = as_packed(codes)
+    n = packed.shape[0]
+    return (n - count_distinct(packed)) / n
 
 
 redundancy_ratio.higher_is_better = False  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from code_fixtures import relu_codes
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -29,19 +30,6 @@ from hashlib_nn.categorization import (
 )
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.hamming import hamming_distances
-
-
-def relu_codes(
-    n: int, n_bits: int, seed: int, n_classes: int = 10, spread: float = 1.5
-) -> tuple[NeuralCodes, np.ndarray]:
-    """Codes of a random ReLU layer on class-clustered Gaussian inputs (realistic ties)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(n_classes, 20)) * spread
-    y = rng.integers(0, n_classes, size=n)
-    x = centers[y] + rng.normal(size=(n, 20))
-    w = rng.normal(size=(20, n_bits))
-    return NeuralCodes.from_bits(x @ w + 0.3 * rng.normal(size=n_bits) > 0), y
-
 
 # ----------------------------------------------------------------------------- clustering
 

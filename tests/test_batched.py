@@ -141,6 +141,47 @@ def test_per_model_labels_and_weight_decay(data):
     assert len({round(h.epochs[-1].loss, 4) for h in hb}) == 3
 
 
+def test_per_model_rows_equal_training_on_each_tiled_sample(data):
+    """rows: model i trains on x[rows[i]] (here: the first n examples tiled to 640 rows, as the
+    sample-size protocol does), exactly what train on that tiled copy does."""
+    x, y = data
+    sizes = (10, 64, 640)  # each divides 640: one epoch length for all three
+    rows = np.stack([np.arange(N) % n for n in sizes])
+    ys = np.stack([y[r] for r in rows])
+    # seeds 0, 1, 0: equal seeds with different rows must not take the shared-batch path
+    # (seed 2 is avoided: at width 10 on random labels its float32 rounding alone exceeds the
+    # loss tolerance, with or without rows)
+    models = [PaperMLP(D, 10, 1, seed=s) for s in (0, 1, 0)]
+    configs = [TrainConfig(epochs=2, seed=s, early_stopping=True, patience=1)
+               for s in (0, 1, 0)]  # fmt: skip
+    twins = copy.deepcopy(models)
+    hb = train_many(models, x, ys, configs, device="cpu", rows=rows)
+    for i, (a, b, h) in enumerate(zip(models, twins, hb, strict=True)):
+        alone = train(b, np.tile(x[: sizes[i]], (N // sizes[i], 1)), np.tile(y[: sizes[i]],
+                      N // sizes[i]), configs[i], device="cpu")  # fmt: skip
+        assert_same_history(h, alone)
+        assert_same_model(a, b, x)
+    # the samples really differ: 10 examples tiled are fitted far better after 2 epochs
+    assert hb[0].epochs[-1].loss < hb[2].epochs[-1].loss
+    hs = train_many_sequential(copy.deepcopy(twins), x, ys, configs, device="cpu", rows=rows)
+    assert [len(h.epochs) for h in hs] == [len(h.epochs) for h in hb]
+
+
+def test_rows_validation(data):
+    x, y = data
+    m = [PaperMLP(D, 10, 1, seed=s) for s in range(2)]
+    c = [TrainConfig(epochs=1, seed=s) for s in range(2)]
+    rows = np.stack([np.arange(N), np.arange(N)])
+    with pytest.raises(ValueError, match=r"rows must have shape \(R, M\)=\(2, M\)"):
+        train_many(m, x, np.stack([y, y]), c, rows=rows[:1])
+    with pytest.raises(ValueError, match=r"rows must index x.s 640 rows.*got values in \[1, 640\]"):
+        train_many(m, x, np.stack([y, y]), c, rows=rows + 1)
+    with pytest.raises(ValueError, match="rows must hold integer indices"):
+        train_many(m, x, np.stack([y, y]), c, rows=rows.astype(float))
+    with pytest.raises(ValueError, match=r"with rows, y must have shape \(R, M\)=\(2, 640\)"):
+        train_many(m, x, y, c, rows=rows)
+
+
 def test_shared_seed_depth2(data):
     """Equal seeds take the shared-batch path (one gather, one mm for the first layer)."""
     x, y = data

@@ -87,6 +87,29 @@ def test_interrupt_keeps_finished_runs(
     assert len(list(isolated.glob("*.json"))) == 2
 
 
+def test_sigterm_stops_the_run_instead_of_counting_as_a_failed_run(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run`` keeps going past runs that raise an Exception; SIGTERM must still stop it."""
+    import signal
+
+    one = experiments._train_one
+    calls = []
+
+    def first_gets_sigterm(config, device):  # type: ignore[no-untyped-def]
+        calls.append(config)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # the CLI's handler raises at once
+        return one(config, device)
+
+    monkeypatch.setattr(experiments, "_train_one", first_gets_sigterm)
+    assert main(SMOKE_RUN) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; finished runs are stored" in err and "FAILED" not in err
+    assert len(calls) == 1  # the second run never started
+    assert signal.getsignal(signal.SIGTERM) is not None  # the handler was restored
+
+
 def test_presets_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["presets"]) == 0
     out = capsys.readouterr().out

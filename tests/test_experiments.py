@@ -270,14 +270,40 @@ def test_sweep_groups_only_what_train_many_can_share(tiny: str) -> None:
 
     a = cfg(tiny, seed=0)
     assert _group_key(a) == _group_key(a.replace(seed=5, weight_decay=0.0, early_stopping=False))
+    # label noise (per-model labels) and samples tiled to the same length (per-model rows)
+    # train together: 300 examples; n = 100 and 150 tile to 300 rows, n = 200 to 200
+    for same in (
+        a.replace(label_noise=0.4),
+        a.replace(label_noise=0.8, label_noise_mode="original"),
+        a.replace(n_train=100),
+        a.replace(n_train=150, seed=2),
+    ):
+        assert _group_key(same) == _group_key(a)
     for other in (
         a.replace(width=4),
         a.replace(epochs=3),
         a.replace(checkpoints=(1,)),
-        a.replace(n_train=100),
+        a.replace(n_train=200),
         a.replace(lr=0.1),
+        a.replace(batchnorm=False),
     ):
         assert _group_key(other) != _group_key(a)
+
+
+def test_sample_sizes_and_noise_trained_together_match_one_at_a_time(tiny: str) -> None:
+    configs = [
+        cfg(tiny, seed=0, checkpoints=(1,)),
+        cfg(tiny, seed=1, n_train=10, checkpoints=(1,)),
+        cfg(tiny, seed=0, n_train=100, label_noise=0.6, checkpoints=(1,)),
+        cfg(tiny, seed=2, label_noise=0.3, label_noise_mode="original", checkpoints=(1,)),
+    ]
+    grouped = sweep(configs, store=False, device="cpu", progress=False)
+    single = sweep(configs, store=False, device="cpu", progress=False, batched=False)
+    assert len(grouped) == len(single)
+    assert np.allclose(grouped.value, single.value, rtol=0.05, atol=0.02)
+    # each run evaluated its own sample: n=10 measures 10 training codes
+    n_eval = grouped[(grouped.metric == "rr_train")].groupby("n_train", dropna=False).size()
+    assert len(n_eval) == 3
 
 
 def test_sweep_group_matches_one_at_a_time_training(tiny: str) -> None:

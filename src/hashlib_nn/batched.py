@@ -18,8 +18,10 @@ stacks R models of the same architecture and trains them together:
   ``torch._fused_adam_`` over views of it, one call per distinct weight decay, and the coupled
   L2 gradient ``2 wd W`` is that kernel's own (coupled) ``weight_decay`` term. Adam is
   elementwise, so one Adam over the stacked parameters *is* R separate Adams;
-- weight decay, early stopping (``early_stopping``, ``patience``, ``min_delta``), the seed and
-  the labels (``y`` of shape ``(R, N)``) may differ per model; a model that stops early is
+- weight decay, early stopping (``early_stopping``, ``patience``, ``min_delta``), the seed,
+  the labels (``y`` of shape ``(R, N)``) and the training rows (``rows``: model ``i`` trains on
+  ``x[rows[i]]``, e.g. the first n examples tiled, so sample sizes whose tiled sets have one
+  length train together) may differ per model; a model that stops early is
   written back to its module and dropped from the stack while the others go on.
 
 Per model the result equals :func:`hashlib_nn.train.train` on the same seed up to float32
@@ -69,8 +71,10 @@ def _check_inputs(
     x: np.ndarray | torch.Tensor,
     y: np.ndarray | torch.Tensor,
     configs: Sequence[TrainConfig],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate the arguments of :func:`train_many`; return ``x`` as (N, D) and ``y``."""
+    rows: np.ndarray | torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Validate the arguments of :func:`train_many`; return ``x`` as (N, D), ``y`` and
+    ``rows`` (None or an int64 (R, M) tensor)."""
     models, configs = list(models), list(configs)
     if not models:
         raise ValueError("models is empty; pass at least one PaperMLP")
@@ -141,6 +145,28 @@ def _check_inputs(
         )
     if n == 0:
         raise ValueError("the training set is empty")
+    rows_t = None
+    if rows is not None:
+        rows_t = torch.as_tensor(rows)
+        if rows_t.dim() != 2 or rows_t.shape[0] != r or rows_t.shape[1] == 0:
+            raise ValueError(
+                f"rows must have shape (R, M)=({r}, M) with M >= 1 (row indices into x, one row "
+                f"per model); got shape {tuple(rows_t.shape)}"
+            )
+        if rows_t.is_floating_point() or rows_t.is_complex() or rows_t.dtype == torch.bool:
+            raise ValueError(f"rows must hold integer indices into x; got dtype {rows_t.dtype}")
+        lo, hi = int(rows_t.min()), int(rows_t.max())
+        if lo < 0 or hi >= n:
+            raise ValueError(
+                f"rows must index x's {n} rows, values in [0, {n}); got values in [{lo}, {hi}]"
+            )
+        rows_t = rows_t.to(torch.int64)
+        n = rows_t.shape[1]  # each model's training-set length
+        if tuple(y_t.shape) != (r, n):
+            raise ValueError(
+                f"with rows, y must have shape (R, M)=({r}, {n}): the labels of each model's "
+                f"rows x[rows[i]]; got shape {tuple(y_t.shape)}"
+            )
     if tuple(y_t.shape) not in ((n,), (r, n)):
         raise ValueError(
             f"y must have shape (N,)=({n},) (labels shared by all models) or (R, N)=({r}, {n}) "
@@ -159,7 +185,7 @@ def _check_inputs(
             f"{configs[0].batch_size}; BatchNorm cannot train on it (torch raises "
             "'Expected more than 1 value per channel'): drop one example or change batch_size"
         )
-    return x_t, y_t
+    return x_t, y_t, rows_t
 
 
 def _linears(m: PaperMLP) -> list[nn.Linear]:
@@ -415,10 +441,11 @@ def train_many(
     checkpoints: Iterable[int] = (),
     on_checkpoint: ManyCheckpointFn | None = None,
     device: str | torch.device = "auto",
+    rows: np.ndarray | torch.Tensor | None = None,
 ) -> list[TrainHistory]:
     """Train R models of one architecture together; model ``i`` as ``train`` would train it.
 
-    Per model this is ``train(models[i], x, y[i] if y.ndim == 2 else y, configs[i],
+    Per model this is ``train(models[i], xi, y[i] if y.ndim == 2 else y, configs[i],
     checkpoints=checkpoints, on_checkpoint=lambda e, m: on_checkpoint(i, e, m))`` up to float32
     rounding: same initialization (the models' current weights), same batches (each model's
     own shuffle generator, seeded from ``derive_seeds(configs[i].seed)[1]``), same learning-rate
@@ -429,8 +456,13 @@ def train_many(
     Args:
         models: PaperMLPs with equal ``in_features``, ``width``, ``depth``, ``n_classes``,
             ``batchnorm`` and ``dropout``; trained in place (and moved to ``device``).
-        x: ``(N, D)`` inputs shared by all models.
-        y: ``(N,)`` labels shared by all models, or ``(R, N)``: row ``i`` for model ``i``.
+        x: ``(N, D)`` inputs shared by all models (``xi = x``), or the pool their rows come
+            from when ``rows`` is given (``xi = x[rows[i]]``).
+        y: ``(N,)`` labels shared by all models, or ``(R, N)``: row ``i`` for model ``i``;
+            with ``rows``, ``(R, M)``: the labels of ``x[rows[i]]``.
+        rows: None, or ``(R, M)`` integer indices into ``x``: model ``i`` trains on the M rows
+            ``x[rows[i]]`` (e.g. its sample tiled to a common length), gathered batch by batch
+            without copying x. Every model then has the same epoch length M.
         configs: one per model. They must agree on epochs, batch_size, lr, betas, eps,
             lr_decay and lr_decay_every; seed, weight_decay, early_stopping, patience and
             min_delta may differ.
@@ -448,12 +480,13 @@ def train_many(
         model's last epoch.
     """
     models, configs = list(models), list(configs)
-    x_t, y_t = _check_inputs(models, x, y, configs)
+    x_t, y_t, rows_t = _check_inputs(models, x, y, configs, rows)
     dev = resolve_device(device)
     wanted = sorted(set(int(c) for c in checkpoints))
     if wanted and wanted[0] < 0:
         raise ValueError(f"checkpoints must be epochs >= 0; got {wanted[0]}")
-    r_all, n = len(models), x_t.shape[0]
+    r_all = len(models)
+    n = x_t.shape[0] if rows_t is None else rows_t.shape[1]  # epoch length of every model
     cfg0 = configs[0]
     bs = cfg0.batch_size
     x_t = x_t.detach().to(dev, torch.float32).contiguous()
@@ -475,7 +508,9 @@ def train_many(
         drop_gen = torch.Generator(device=dev).manual_seed(drop_seed)
     shuffle_gens = [torch.Generator().manual_seed(derive_seeds(c.seed)[1]) for c in configs]
     # Equal seeds give equal shuffles: then all models see the same batches, gathered once.
-    shared_order = len({c.seed for c in configs}) == 1
+    shared_order = len({c.seed for c in configs}) == 1 and rows_t is None
+    if rows_t is not None:
+        rows_t = rows_t.to(dev)
 
     histories = [TrainHistory(config=c, device=str(dev)) for c in configs]
     active = list(range(r_all))  # model index of each stack position
@@ -509,6 +544,8 @@ def train_many(
             perms = torch.stack([torch.randperm(n, generator=shuffle_gens[i]) for i in active])
             perms = perms.to(dev)  # (R, N)
         rows = perms if shared_y else perms + (torch.tensor(active, device=dev) * n)[:, None]
+        # x rows of each model's epoch order: its own permutation, through its row map if any
+        x_rows = perms if rows_t is None else torch.gather(rows_t[active], 1, perms)
         loss_sum = torch.zeros(r, device=dev, dtype=torch.float64)
         correct_sum = torch.zeros(r, device=dev, dtype=torch.int64)
         for step in range(n_steps):
@@ -518,7 +555,8 @@ def train_many(
             if shared_order:
                 xb = torch.index_select(x_t, 0, idx[0], out=x_buf[:b])
             else:
-                xb = torch.index_select(x_t, 0, idx.reshape(-1), out=x_buf[:r * b])
+                xb = torch.index_select(x_t, 0, x_rows[:, s:s + bs].reshape(-1),
+                                        out=x_buf[:r * b])
                 xb = xb.view(r, b, -1)
             yb = y_flat.index_select(0, rows[:, s:s + bs].reshape(-1)).view(r, b)
             ce_sum, correct = _train_step(st, xb, yb, bn_momentum, bn_eps, drop_p, drop_gen)
@@ -581,10 +619,11 @@ def train_many_sequential(
     checkpoints: Iterable[int] = (),
     on_checkpoint: ManyCheckpointFn | None = None,
     device: str | torch.device = "auto",
+    rows: np.ndarray | torch.Tensor | None = None,
 ) -> list[TrainHistory]:
     """:func:`train_many`'s contract, one model at a time with :func:`train` (the reference)."""
     models, configs = list(models), list(configs)
-    _, y_t = _check_inputs(models, x, y, configs)
+    x_t, y_t, rows_t = _check_inputs(models, x, y, configs, rows)
     checkpoints = list(checkpoints)
     histories = []
     for i, (m, c) in enumerate(zip(models, configs, strict=True)):
@@ -593,6 +632,7 @@ def train_many_sequential(
         if on_checkpoint is not None:
             def cb(epoch: int, model: nn.Module, i: int = i) -> None:
                 on_checkpoint(i, epoch, model)
-        histories.append(train(m, x, yi, c, checkpoints=checkpoints, on_checkpoint=cb,
+        xi = x if rows_t is None else x_t[rows_t[i]]
+        histories.append(train(m, xi, yi, c, checkpoints=checkpoints, on_checkpoint=cb,
                                device=device))
     return histories

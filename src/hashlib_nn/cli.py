@@ -39,8 +39,9 @@ __all__ = ["main"]
 _RUN_ORDER = ("model_size", "categorization", "determinism", "training_time", "sample_size")
 
 
-class _Terminated(Exception):
-    pass
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt: a BaseException, so that ``keep_going`` (which
+    records a failing run as an Exception and goes on) cannot swallow it."""
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

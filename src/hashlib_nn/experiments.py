@@ -451,14 +451,33 @@ def content_key(config: RunConfig) -> str:
 
 
 def _group_key(config: RunConfig) -> str:
-    """Configs with equal group keys can be trained together by ``train_many``: same data,
-    architecture, epochs and checkpoints; seed, weight decay and early stopping may differ."""
+    """Configs with equal group keys can be trained together by ``train_many``: same data set,
+    architecture, epochs, checkpoints and epoch length; seed, weight decay, early stopping, the
+    label noise (ratio and mode: per-model labels) and the sample size (per-model rows) may
+    differ, as long as the tiled samples have one length (protocol.md, "Sample size": the first
+    n examples repeated ``N // n`` times, so e.g. every n dividing 48,000 gives 48,000 rows)."""
     ident = _training_identity(config)
     t = ident["train"]
     for k in ("seed", "weight_decay", "early_stopping", "patience", "min_delta"):
         t.pop(k, None)
+    for k in ("label_noise", "label_noise_mode", "n_train"):
+        ident.pop(k, None)
+    ident["fit_length"] = _fit_length(config)
     ident["checkpoints"] = list(config.checkpoints)
     return _canonical(ident)
+
+
+def _fit_length(config: RunConfig) -> int | None:
+    """Rows per training epoch: n * (N // n) for a sample of n of the N training examples
+    (:func:`hashlib_nn.train.tile_to_length`), N for all; None when N is not known without
+    loading the data (a registered data set of unstated size: then n_train must match)."""
+    total = _train_size(config.dataset)
+    n = config.n_train
+    if total is None:
+        return None if n is None else -n  # unknown length: group equal samples only
+    if n is None or n > total:  # (n > total is an error that _run_data reports)
+        return total
+    return n * (total // n)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -685,8 +704,9 @@ class _RunData:
     n_classes: int
 
 
-def _run_data(config: RunConfig) -> _RunData:
-    """The rows to train on and to evaluate for ``config`` (protocol.md, "Sample size")."""
+def _run_data(config: RunConfig, *, fit: bool = True) -> _RunData:
+    """The rows to train on and to evaluate for ``config`` (protocol.md, "Sample size");
+    ``fit=False`` leaves the tiled copy out (``x_fit``/``y_fit`` are then the n examples)."""
     from hashlib_nn.train import tile_to_length
 
     ds = _load(config.dataset)
@@ -699,7 +719,7 @@ def _run_data(config: RunConfig) -> _RunData:
     x_eval, y_clean = (x, y) if n is None else (x[:n], y[:n])
     n_classes = int(getattr(ds, "n_classes", 0) or int(max(y.max(), ds.y_test.max())) + 1)
     y_eval = _noisy_labels(config, y_clean, n_classes)
-    if n is None:
+    if n is None or not fit:
         x_fit, y_fit = x_eval, y_eval
     else:
         x_fit, y_fit = tile_to_length(x_eval, y_eval, len(x))
@@ -851,31 +871,35 @@ def _train_one(config: RunConfig, device: Any) -> RunResult:
 
 
 def _train_group(configs: Sequence[RunConfig], device: Any) -> list[RunResult]:
-    """Repeats of one architecture on one sample, trained together (hashlib_nn.batched)."""
+    """Runs of one architecture and epoch length (equal :func:`_group_key`), trained together
+    (hashlib_nn.batched): model i trains on its own tiled sample (rows into the training set)
+    with its own, possibly noisy, labels."""
     from hashlib_nn.batched import train_many
 
-    data = _run_data(configs[0])
-    y_fit = data.y_fit
-    if configs[0].label_noise > 0:  # per-model noisy labels, (R, N)
-        reps = len(data.x_fit) // len(data.x_eval)
-        y_fit = np.stack([np.tile(_noisy_labels(c, data.y_eval_clean, data.n_classes), reps)
-                          for c in configs])  # fmt: skip
-    models = [_build_model(c, data) for c in configs]
+    per_model = [_run_data(c, fit=False) for c in configs]  # no tiled copies: rows instead
+    x_pool = np.asarray(_load(configs[0].dataset).x_train)
+    lengths = {len(d.x_eval) * (len(x_pool) // len(d.x_eval)) for d in per_model}
+    if len(lengths) != 1:  # _group_key groups equal lengths only
+        raise ValueError(f"runs trained together need one epoch length; got {sorted(lengths)}")
+    length = lengths.pop()
+    rows = np.stack([np.arange(length) % len(d.x_eval) for d in per_model])  # tile_to_length
+    y_fit = np.stack([d.y_eval[r] for d, r in zip(per_model, rows, strict=True)])
+    if all(c.n_train == configs[0].n_train for c in configs):  # one sample: no row map
+        x_pool = per_model[0].x_eval if length == len(per_model[0].x_eval) else x_pool[rows[0]]
+        rows_arg = None
+        if all(c.label_noise == 0 for c in configs):
+            y_fit = y_fit[0]  # shared labels
+    else:
+        rows_arg = rows
+    models = [_build_model(c, d) for c, d in zip(configs, per_model, strict=True)]
     done: list[dict[int, Checkpoint]] = [{} for _ in configs]
-
-    per_model = [
-        data
-        if c.label_noise == 0
-        else dataclasses.replace(data, y_eval=_noisy_labels(c, data.y_eval_clean, data.n_classes))
-        for c in configs
-    ]
 
     def on_checkpoint(i: int, epoch: int, m: nn.Module) -> None:
         done[i][epoch] = _evaluate(m, configs[i], per_model[i], device, epoch)
 
-    histories = train_many(models, data.x_fit, y_fit, [c.train for c in configs],
+    histories = train_many(models, x_pool, y_fit, [c.train for c in configs],
                            checkpoints=configs[0].checkpoints, on_checkpoint=on_checkpoint,
-                           device=device)  # fmt: skip
+                           device=device, rows=rows_arg)  # fmt: skip
     return [_result(c, d, h, "train_many", len(configs)) for c, d, h in
             zip(configs, done, histories, strict=True)]  # fmt: skip
 

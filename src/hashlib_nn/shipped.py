@@ -1,0 +1,255 @@
+"""Results that ship with the package: the faithful-protocol (``standard``) runs, as tidy CSV.
+
+The book's chapters recompute their ``quick`` grids on every build; the ``standard`` preset (the
+original grids and protocol) costs hours on 2 CPU cores, so its results are computed once with
+``hashlib-nn run --preset standard`` and shipped in ``hashlib_nn/results/<preset>/``:
+
+- ``<chapter>.csv``: the tidy rows of the chapter's grid (the columns of
+  :func:`hashlib_nn.experiments.sweep`'s frame), plus the provenance of every run: ``preset``,
+  ``created`` (UTC), ``device``, ``trainer``, ``group_size``, ``train_seconds``,
+  ``eval_seconds`` and the versions (``hashlib_nn``, ``git_commit``, ``git_dirty``,
+  ``torch``, ``numpy``, ``sklearn``, ``python``). ``determinism`` and ``categorization``
+  read ``model_size.csv`` (one grid serves the three chapters, as in the results store).
+- ``PROVENANCE.json``: the preset, the machine (OS, CPU, cores, torch threads), when the runs
+  were made, their summed training and evaluation time, and per chapter and data set how many of
+  the grid's runs are shipped (a grid may be shipped in part: the store resumes, and
+  :func:`coverage` says what is missing).
+
+:func:`ship` writes them from a results store; :func:`load`, :func:`provenance` and
+:func:`coverage` read them. Nothing here trains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hashlib_nn.store import StoreLike
+
+__all__ = ["PROVENANCE_COLUMNS", "coverage", "load", "provenance", "ship", "shipped_root"]
+
+#: Per-run provenance columns added to the tidy rows.
+PROVENANCE_COLUMNS = (
+    "preset", "created", "device", "trainer", "group_size", "train_seconds", "eval_seconds",
+    "hashlib_nn", "git_commit", "git_dirty", "torch", "numpy", "sklearn", "python",
+)  # fmt: skip
+_VERSION_KEYS = ("hashlib_nn", "git_commit", "git_dirty", "torch", "numpy", "sklearn", "python")
+#: Chapters that read another chapter's file (they share its grid and runs).
+_FILE_OF = {"determinism": "model_size", "categorization": "model_size"}
+
+
+def shipped_root() -> Path:
+    """The folder the shipped results live in (inside the installed package)."""
+    return Path(str(resources.files("hashlib_nn") / "results"))
+
+
+def _file_chapter(chapter: str) -> str:
+    from hashlib_nn.presets import ALL_CHAPTERS
+
+    if chapter not in ALL_CHAPTERS:
+        accepted = ", ".join(repr(c) for c in ALL_CHAPTERS)
+        raise ValueError(f"unknown chapter {chapter!r}; accepted: {accepted}")
+    return _FILE_OF.get(chapter, chapter)
+
+
+def _check_preset(preset: str) -> None:
+    from hashlib_nn.presets import PRESETS
+
+    if preset not in PRESETS:
+        accepted = ", ".join(repr(p) for p in PRESETS)
+        raise ValueError(f"unknown preset {preset!r}; accepted: {accepted}")
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or ""
+    try:  # Linux: the CPU's marketing name
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "os": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def ship(
+    store: StoreLike | None = None,
+    preset: str = "standard",
+    chapters: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    note: str = "",
+) -> list[Path]:
+    """Write the stored runs of ``chapters``' grids under ``preset`` (``datasets``: None = the
+    preset's) as ``<out_dir>/<preset>/<chapter>.csv`` plus ``PROVENANCE.json``.
+
+    Only stored runs are written (nothing trains); a chapter with none is left out. Earlier
+    files of other chapters in that folder are kept, and PROVENANCE.json is merged, so a preset
+    can be shipped chapter by chapter. ``out_dir``: None = :func:`shipped_root` (the package).
+    Returns the paths written.
+    """
+    import pandas as pd
+
+    from hashlib_nn.presets import ALL_CHAPTERS, PRESETS, grid
+    from hashlib_nn.store import _atomic_write, open_store
+
+    _check_preset(preset)
+    st = open_store(store)
+    wanted = list(chapters) if chapters is not None else [
+        c for c in ALL_CHAPTERS if c not in _FILE_OF
+    ]
+    names = [_file_chapter(c) for c in wanted]
+    datasets = list(datasets) if datasets is not None else list(PRESETS[preset].datasets)
+    folder = Path(out_dir) if out_dir is not None else shipped_root()
+    folder = folder / preset
+    folder.mkdir(parents=True, exist_ok=True)
+    prov_path = folder / "PROVENANCE.json"
+    prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"chapters": {}}
+    written: list[Path] = []
+    for name in dict.fromkeys(names):
+        configs = [c for ds in datasets for c in grid(name, preset, dataset=ds)]
+        merged: dict[str, Any] = {}
+        for c in configs:  # one request per run: the grid's plan for it
+            merged.setdefault(c.key, c)
+        frames, created, seconds = [], [], 0.0
+        per_ds: dict[str, dict[str, int]] = {}
+        for c in merged.values():
+            ds = per_ds.setdefault(c.dataset, {"runs_in_grid": 0, "runs_shipped": 0})
+            ds["runs_in_grid"] += 1
+            r = st.get(c.key)
+            if r is None or not r.covers(c):
+                continue
+            ds["runs_shipped"] += 1
+            f = r.to_frame(c)
+            v = r.versions
+            prov_cols = {
+                "preset": preset, "created": r.created, "device": r.device,
+                "trainer": r.trainer, "group_size": r.group_size,
+                "train_seconds": round(r.train_seconds, 2),
+                "eval_seconds": round(r.eval_seconds, 2),
+                **{k: v.get(k) for k in _VERSION_KEYS},
+            }  # fmt: skip
+            frames.append(f.assign(**prov_cols))
+            created.append(r.created)
+            # a batched group's train_seconds is the whole group's: count it once per group
+            seconds += r.train_seconds / max(r.group_size, 1) + r.eval_seconds
+        if not frames:
+            continue
+        frame = pd.concat(frames, ignore_index=True)
+        path = folder / f"{name}.csv"
+        _atomic_write(path, frame.to_csv(index=False).encode())
+        written.append(path)
+        prov["chapters"][name] = {
+            "datasets": per_ds,
+            "first_run": min(created),
+            "last_run": max(created),
+            "run_seconds": round(seconds, 1),
+            "rows": len(frame),
+        }
+    prov.update({
+        "preset": preset,
+        "description": PRESETS[preset].description,
+        "shipped": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "note": note or prov.get("note", ""),
+        "how": f"hashlib-nn run --preset {preset} --chapter ... ; then "
+               f"python -m hashlib_nn.shipped --preset {preset}",
+    })  # fmt: skip
+    _atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
+    written.append(prov_path)
+    return written
+
+
+def provenance(preset: str = "standard", root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """PROVENANCE.json of the shipped ``preset`` ({} when nothing is shipped)."""
+    _check_preset(preset)
+    path = (Path(root) if root is not None else shipped_root()) / preset / "PROVENANCE.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load(
+    chapter: str,
+    preset: str = "standard",
+    dataset: str | Iterable[str] | None = None,
+    root: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """The shipped tidy rows of ``chapter`` under ``preset`` (optionally one or more data
+    sets); an empty frame with the same columns when nothing is shipped."""
+    import pandas as pd
+
+    from hashlib_nn.experiments import _FRAME_COLUMNS
+
+    _check_preset(preset)
+    name = _file_chapter(chapter)
+    path = (Path(root) if root is not None else shipped_root()) / preset / f"{name}.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=[*_FRAME_COLUMNS, *PROVENANCE_COLUMNS])
+    frame = pd.read_csv(path, dtype={"git_commit": str, "label_noise_mode": str})
+    frame["n_train"] = frame["n_train"].astype("Int64")
+    frame["stopped_epoch"] = frame["stopped_epoch"].astype("Int64")
+    for col in ("final", "batchnorm", "early_stopping"):
+        frame[col] = frame[col].astype(bool)
+    if dataset is not None:
+        names = [dataset] if isinstance(dataset, str) else list(dataset)
+        frame = frame[frame["dataset"].isin(names)].reset_index(drop=True)
+    return frame
+
+
+def coverage(
+    preset: str = "standard", root: str | os.PathLike | None = None
+) -> pd.DataFrame:
+    """Per shipped chapter and data set: runs in the grid, runs shipped, and the share."""
+    import pandas as pd
+
+    rows = []
+    for chapter, info in provenance(preset, root).get("chapters", {}).items():
+        for ds, n in info["datasets"].items():
+            rows.append({"chapter": chapter, "dataset": ds, **n,
+                         "complete": n["runs_shipped"] == n["runs_in_grid"]})  # fmt: skip
+    return pd.DataFrame(rows, columns=["chapter", "dataset", "runs_in_grid", "runs_shipped",
+                                       "complete"])  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hashlib_nn.shipped [--store DIR] [--preset P] [--chapter C ...]``."""
+    import argparse
+
+    from hashlib_nn.presets import ALL_CHAPTERS, PRESETS
+
+    p = argparse.ArgumentParser(prog="python -m hashlib_nn.shipped",
+                                description="ship stored runs as tidy CSV with provenance")  # fmt: skip
+    p.add_argument("--store", default=None, help="results store (default: $HASHLIB_NN_STORE)")
+    p.add_argument("--preset", default="standard", choices=list(PRESETS))
+    p.add_argument("--chapter", action="append", choices=list(ALL_CHAPTERS), default=None)
+    p.add_argument("--dataset", action="append", default=None)
+    p.add_argument("--out-dir", default=None, help="default: the package's results folder")
+    p.add_argument("--note", default="", help="a line stored in PROVENANCE.json")
+    args = p.parse_args(argv)
+    for path in ship(args.store, args.preset, args.chapter, args.dataset, args.out_dir,
+                     note=args.note):  # fmt: skip
+        print(f"wrote {path}")
+    print(coverage(args.preset, args.out_dir).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Shipped results (hashlib_nn.shipped): written from a store, read back unchanged, with
+provenance and coverage; the real shipped standard results meet the grid they claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hashlib_nn import shipped
+from hashlib_nn.experiments import sweep
+from hashlib_nn.presets import grid
+from hashlib_nn.store import Store
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(tmp_path_factory.mktemp("store"))
+    for chapter in ("model_size", "sample_size"):
+        sweep(grid(chapter, "smoke", dataset="synthetic"), store=store, device="cpu",
+              progress=False)  # fmt: skip
+    return store
+
+
+def test_ship_then_load_gives_the_store_rows_with_provenance(
+    smoke_store: Store, tmp_path: Path
+) -> None:
+    paths = shipped.ship(smoke_store, "smoke", ["model_size", "sample_size", "label_noise"],
+                         ["synthetic"], tmp_path, note="test")  # fmt: skip
+    names = sorted(p.name for p in paths)
+    # the label-noise grid's clean run is a model-size run: shipped, the noisy ones are not
+    assert names == ["PROVENANCE.json", "label_noise.csv", "model_size.csv", "sample_size.csv"]
+    for chapter in ("model_size", "sample_size"):
+        configs = grid(chapter, "smoke", dataset="synthetic")
+        expected = smoke_store.to_frame(configs)
+        got = shipped.load(chapter, "smoke", root=tmp_path)
+        assert set(shipped.PROVENANCE_COLUMNS) <= set(got.columns)
+        assert (got["preset"] == "smoke").all() and got["torch"].notna().all()
+        keys = ["key", "epoch", "metric"]
+        a = expected.sort_values(keys).reset_index(drop=True)
+        b = got[expected.columns].sort_values(keys).reset_index(drop=True)
+        assert len(a) == len(b) and (a["key"] == b["key"]).all()
+        np.testing.assert_allclose(a["value"].astype(float), b["value"].astype(float),
+                                   rtol=1e-12, equal_nan=True)  # fmt: skip
+        assert a["n_train"].astype("Int64").equals(b["n_train"].astype("Int64"))
+    # determinism and categorization read the model-size file
+    pd.testing.assert_frame_equal(shipped.load("determinism", "smoke", root=tmp_path),
+                                  shipped.load("model_size", "smoke", root=tmp_path))
+    prov = shipped.provenance("smoke", tmp_path)
+    assert prov["preset"] == "smoke" and prov["note"] == "test"
+    assert prov["machine"]["cpu_count"] >= 1
+    cov = shipped.coverage("smoke", tmp_path).set_index("chapter")
+    assert cov.loc[["model_size", "sample_size"], "complete"].all()
+    noise = cov.loc["label_noise"]
+    assert noise.runs_shipped == 1 and not noise.complete
+    assert shipped.load("label_noise", "smoke", root=tmp_path)["label_noise"].eq(0).all()
+
+
+def test_coverage_reports_a_partial_grid(smoke_store: Store, tmp_path: Path) -> None:
+    configs = grid("sample_size", "smoke", dataset="synthetic")
+    partial = Store(tmp_path / "partial")
+    partial.put(smoke_store.get(configs[0].key))  # type: ignore[arg-type]
+    shipped.ship(partial, "smoke", ["sample_size"], ["synthetic"], tmp_path / "out")
+    cov = shipped.coverage("smoke", tmp_path / "out")
+    row = cov.iloc[0]
+    assert (row.runs_shipped, row.runs_in_grid, row.complete) == (1, len(configs), False)
+    assert shipped.load("sample_size", "smoke", root=tmp_path / "out")["key"].nunique() == 1
+
+
+def test_bad_names_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown chapter 'size'; accepted: 'determinism'"):
+        shipped.load("size")
+    with pytest.raises(ValueError, match=r"unknown preset 'fast'; accepted: 'smoke', 'quick'"):
+        shipped.load("model_size", "fast")
+    assert shipped.provenance("smoke", tmp_path) == {}
+    assert shipped.load("model_size", "smoke", root=tmp_path).empty
+
+
+def test_the_shipped_standard_results_match_their_grid() -> None:
+    """What ships in the package: every run belongs to the standard grid of its chapter, was
+    made at that preset, and the provenance counts agree with the files."""
+    prov = shipped.provenance("standard")
+    if not prov:
+        pytest.skip("no standard results shipped")
+    for chapter, info in prov["chapters"].items():
+        frame = shipped.load(chapter, "standard")
+        assert (frame["preset"] == "standard").all()
+        for ds, n in info["datasets"].items():
+            keys = {c.key for c in grid(chapter, "standard", dataset=ds)}
+            got = set(frame.loc[frame.dataset == ds, "key"])
+            assert got <= keys and len(got) == n["runs_shipped"], (chapter, ds)

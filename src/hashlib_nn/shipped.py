@@ -235,8 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from hashlib_nn.presets import ALL_CHAPTERS, PRESETS
 
-    p = argparse.ArgumentParser(prog="python -m hashlib_nn.shipped",
-                                description="ship stored runs as tidy CSV with provenance")  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m hashlib_nn.shipped",
+        description="ship stored runs as tidy CSV with provenance",
+    )
     p.add_argument("--store", default=None, help="results store (default: $HASHLIB_NN_STORE)")
     p.add_argument("--preset", default="standard", choices=list(PRESETS))
     p.add_argument("--chapter", action="append", choices=list(ALL_CHAPTERS), default=None)

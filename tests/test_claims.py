@@ -439,3 +439,128 @@ def test_register_verdict_with_other_chapters(monkeypatch: pytest.MonkeyPatch) -
     both = {"model_size": _tidy("model_size"), "phase": _tidy("model_size")}
     v = claims.evaluate_claims(both, claims=["phase_chart"])["phase_chart"]
     assert v.status == "reproduced" and v.evidence == "['model_size', 'phase']."
+
+
+# --- the faithful protocol: acceptance checks of the standard model-size grid -------------------
+
+#: A grid that meets every check on MNIST (paper: test RR crosses 0.1 at width 32.25, K-NN 0.95
+#: and LR 0.925 at width 100). Test RR 0.2 at 30 -> 0.0 at 40 crosses 0.1 at 35.
+GOOD = {
+    3: {"rr_train": 1.0, "rr_test": 1.0},
+    10: {"rr_train": 0.95, "rr_test": 0.96},
+    20: {"rr_train": 0.7, "rr_test": 0.5},
+    30: {"rr_train": 0.3, "rr_test": 0.2},
+    40: {"rr_train": 0.1, "rr_test": 0.0},
+    70: {"rr_train": 0.02, "rr_test": 0.0},
+    100: {"rr_train": 0.0, "rr_test": 0.0, "knn_test": 0.94, "lr_test": 0.93},
+}
+#: One miss per check: 0.05 below 0.9; 0.03 above 0.05; crossing at 50 (17.75 from the paper's,
+#: 9.75 outside ±8); K-NN 0.05 below 0.95 (0.02 outside ±0.03); LR 0.045 above 0.925.
+BAD = {
+    10: {"rr_train": 0.85, "rr_test": 0.96},
+    40: {"rr_train": 0.2, "rr_test": 0.3},
+    50: {"rr_train": 0.1, "rr_test": 0.1},
+    70: {"rr_train": 0.08, "rr_test": 0.05},
+    100: {"rr_train": 0.0, "rr_test": 0.0, "knn_test": 0.90, "lr_test": 0.97},
+}
+
+
+def _ms_frame(grid: dict[int, dict[str, float]], *, spread: float = 0.0) -> pd.DataFrame:
+    """Tidy model-size rows: two seeds at mean ± ``spread`` (final epoch 8), plus epoch-1 rows
+    with values that would fail every check (not final: must be ignored)."""
+    rows = []
+    for w, metrics in grid.items():
+        for m, v in metrics.items():
+            for seed, d in ((0, -spread), (1, spread)):
+                base = {"dataset": "mnist", "width": w, "seed": seed, "metric": m}
+                rows.append({**base, "epoch": 8, "final": True, "value": v + d})
+                rows.append({**base, "epoch": 1, "final": False, "value": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_faithful_checks_all_met_on_seed_means() -> None:
+    # train RR at width 10 is 0.88 and 1.02 over the seeds: the mean (0.95) decides
+    frame = _ms_frame(GOOD, spread=0.07)
+    other = _ms_frame(BAD).assign(dataset="fashion-mnist")  # another data set: ignored
+    checks = claims.faithful_checks(pd.concat([frame, other]), "mnist")
+    assert list(checks.columns) == claims.FAITHFUL_CHECK_COLUMNS
+    assert len(checks) == 5 and checks["met"].all()
+    assert (checks["miss"] == 0).all()
+    by = checks.set_index("check")
+    assert by["ours"].tolist() == pytest.approx([0.95, 0.02, 35.0, 0.94, 0.93])
+    assert by["target"].tolist() == pytest.approx([0.9, 0.05, 32.25, 0.95, 0.925])
+    assert by["tolerance"].tolist() == pytest.approx([0.0, 0.0, 8.0, 0.03, 0.03])
+    assert checks["note"].iloc[0] == "lowest at width 10, of 2 widths"
+    assert claims.describe_faithful_checks(checks) == "all 5 checks met"
+
+
+def test_faithful_checks_each_rule_misses_by_how_much() -> None:
+    checks = claims.faithful_checks(_ms_frame(BAD), "mnist")
+    assert not checks["met"].any()
+    assert checks["ours"].tolist() == pytest.approx([0.85, 0.08, 50.0, 0.90, 0.97])
+    assert checks["miss"].tolist() == pytest.approx([0.05, 0.03, 9.75, 0.02, 0.015])
+    lines = claims.describe_faithful_checks(checks).splitlines()
+    assert len(lines) == 5
+    assert lines[0] == (
+        "not met: train RR ≥ 0.9 at every width ≤ 10: misses by 0.05 (ours 0.85, accepted "
+        "0.9); lowest at width 10, of 1 widths"
+    )
+    assert lines[2].startswith(
+        "not met: width where the mean test RR falls to 0.1, vs the paper's: misses by 9.75 "
+        "(ours 50, accepted 32.25 ± 8)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("check", "grid"),
+    [
+        (0, {3: {"rr_train": 1.0}, 10: {"rr_train": 0.91}}),  # every narrow width, not only 10
+        (1, {70: {"rr_train": 0.05}, 100: {"rr_train": 0.0}}),  # at the threshold: met
+        (2, {20: {"rr_test": 0.5}, 40: {"rr_test": 0.0}}),  # crossing at 36: 3.75 from paper
+        (3, {100: {"knn_test": 0.98}}),  # 0.03 above: inside
+        (4, {100: {"lr_test": 0.895}}),  # 0.03 below: inside
+    ],
+)
+def test_faithful_checks_pass_cases(check: int, grid: dict[int, dict[str, float]]) -> None:
+    assert claims.faithful_checks(_ms_frame(grid))["met"].iloc[check]
+
+
+@pytest.mark.parametrize(
+    ("check", "grid", "miss"),
+    [
+        (0, {3: {"rr_train": 0.5}, 10: {"rr_train": 0.99}}, 0.4),  # width 3 too low
+        (1, {70: {"rr_train": 0.0}, 100: {"rr_train": 0.06}}, 0.01),  # every wide width
+        (2, {10: {"rr_test": 0.5}, 20: {"rr_test": 0.1}}, 4.25),  # crosses at 20: too early
+        (3, {100: {"knn_test": 0.99}}, 0.01),  # 0.04 above: outside (two-sided)
+        (4, {100: {"lr_test": 0.5}}, 0.395),
+    ],
+)
+def test_faithful_checks_fail_cases(
+    check: int, grid: dict[int, dict[str, float]], miss: float
+) -> None:
+    row = claims.faithful_checks(_ms_frame(grid)).iloc[check]
+    assert not row["met"] and row["miss"] == pytest.approx(miss)
+
+
+def test_faithful_checks_missing_widths_and_metrics_never_raise() -> None:
+    partial = _ms_frame({20: {"rr_train": 0.7, "rr_test": 0.5}, 27: {"rr_test": 0.2}})
+    checks = claims.faithful_checks(partial)
+    assert not checks["met"].any()
+    assert checks["ours"].isna().all() and checks["miss"].isna().all()
+    assert checks["note"].tolist() == [
+        "no rr_train result at a width ≤ 10; widths run: 20–20",
+        "no rr_train result at a width ≥ 70; widths run: 20–20",
+        "the mean test RR never falls to 0.1 at widths 20–27; lowest 0.200 at width 27",
+        "no knn_test results",
+        "no lr_test results",
+    ]
+    assert claims.describe_faithful_checks(checks).splitlines()[3] == (
+        "not met: K-NN test accuracy at width 100, vs the paper's: not computed: no knn_test "
+        "results"
+    )
+    # no paper values for the data set, and an empty frame: NaN targets, no exception
+    empty = claims.faithful_checks(partial.iloc[0:0], "fashion-mnist")
+    assert not empty["met"].any() and empty["target"].iloc[2:].isna().all()
+    assert "the paper has no model-size values for fashion-mnist" in empty["note"].iloc[2]
+    with pytest.raises(ValueError, match="lacks columns \\['final'\\]"):
+        claims.faithful_checks(partial.drop(columns="final"))

@@ -9,14 +9,16 @@ minus_one_over_c); here: that runs use them, and that ratio 0 is the clean run b
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from hashlib_nn import experiments, factors, phase_charts, presets
+from hashlib_nn import experiments, factors, phase_charts, presets, shipped
 from hashlib_nn.analysis import aggregate
 from hashlib_nn.experiments import (
     RunConfig,
@@ -696,3 +698,208 @@ def test_phase_chart_claim_splits_the_two_planes() -> None:
     assert set(planes["n_train"].key) == {"s10", "s100"}
     v = factors.phase_chart_claim({"phase_chart": frame}, "mnist")
     assert v.status == "reproduced", v
+
+
+# ------------------------------------------------------- shipped results in the factor chapters
+
+
+def test_memorization_table() -> None:
+    table = pd.DataFrame(
+        {
+            "dataset": "mnist", "width": 60, "n_train": 100,
+            "label_noise": [0.0, 0.4], "label_noise_mode": "uniform_other",
+            "effective_noise": [0.0, 0.4], "rr_train": [0.01, 0.005], "rr_test": 0.02,
+            "net_acc_train": [0.99, 0.8], "net_acc_clean_train": [0.99, 0.6],
+            "fits_noise": [-0.01, 0.2], "knn_test": 0.9,
+        }
+    )  # fmt: skip
+    memo = factors.memorization_table(table)
+    assert "knn_test" not in memo and np.isnan(memo.memorized[0])
+    assert memo.memorized[1] == pytest.approx(0.5)  # half of the wrong labels reproduced
+    with pytest.raises(ValueError, match=r"memorization_table needs column\(s\) \['fits_noise'\]"):
+        factors.memorization_table(table.drop(columns="fits_noise"))
+
+
+class _Run:
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _two_planes() -> tuple[pd.DataFrame, dict[str, list[_Run]]]:
+    """A phase-chart frame: training-time runs t<width> (epochs 1 and 20) and sample-size runs
+    s<width> (n = 100), as the chapter's plan.run() returns it."""
+    rows = []
+    for (w, e), (tr, te) in ORDERED.items():
+        for m, v in (("rr_train", tr), ("rr_test", te)):
+            rows.append(
+                {
+                    "key": f"t{w}",
+                    "dataset": "mnist",
+                    "width": w,
+                    "n_train": 48000,
+                    "epoch": e,
+                    "final": e == 20,
+                    "seed": 0,
+                    "metric": m,
+                    "value": v,
+                }
+            )
+    for w, (tr, te) in {10: (0.9, 0.8), 40: (0.3, 0.2), 100: (0.0, 0.01)}.items():
+        for m, v in (("rr_train", tr), ("rr_test", te)):
+            rows.append(
+                {
+                    "key": f"s{w}",
+                    "dataset": "mnist",
+                    "width": w,
+                    "n_train": 100,
+                    "epoch": 8,
+                    "final": True,
+                    "seed": 0,
+                    "metric": m,
+                    "value": v,
+                }
+            )
+    axes = {
+        "training_time": [_Run(f"t{w}") for w in (10, 40, 100)],
+        "sample_size": [_Run(f"s{w}") for w in (10, 40, 100)],
+    }
+    return pd.DataFrame(rows), axes
+
+
+def test_phase_planes_split_as_the_chapter_does() -> None:
+    frame, axes = _two_planes()
+    planes = factors.phase_planes(frame, axes)
+    time_keys = {c.key for c in axes["training_time"]}  # the chapter's own split
+    pd.testing.assert_frame_equal(
+        planes["epoch"], factors.phase_cells(frame[frame.key.isin(time_keys)], "epoch")
+    )
+    pd.testing.assert_frame_equal(
+        planes["n_train"], factors.phase_cells(frame[~frame.key.isin(time_keys)], "n_train")
+    )
+    assert factors.phase_chart_verdict(planes).status == "reproduced"
+    by_ds = factors.planes_by_dataset(planes)
+    assert list(by_ds) == ["mnist"] and list(by_ds["mnist"]) == ["epoch", "n_train"]
+    lines = factors.phase_boundary_lines(planes)
+    # widths per epoch, widths per sample size, then epochs and sample sizes per width
+    assert lines[:2] == factors.boundary_sentences(planes["epoch"], "epoch")
+    assert lines[3] == factors.boundary_sentences(planes["n_train"], "n_train",
+                                                  names={"n_train": "n"})[0]  # fmt: skip
+    assert lines[3].startswith("dataset mnist, n 100: critically-expressive from width 40")
+    assert lines.count("") == 3 and lines[-1].startswith("dataset mnist, width 100: ")
+    assert "sufficiently-expressive from the first n, 100" in lines[-1]
+
+
+def test_phase_planes_cope_with_a_partial_grid_and_with_nothing() -> None:
+    frame, axes = _two_planes()
+    # the time plane missing entirely, the sample plane missing width 40, a run of no axis
+    part = frame[frame.key.isin({"s10", "s100"})]
+    stray = frame[frame.key == "t10"].assign(key="other")
+    planes = factors.phase_planes(pd.concat([part, stray]), axes)
+    assert planes["epoch"].empty and list(planes["n_train"].width) == [10, 100]
+    assert list(factors.planes_by_dataset(planes)["mnist"]) == ["n_train"]
+    assert factors.phase_boundary_lines(planes)[0] == (  # width 40, the critical cell: missing
+        "dataset mnist, n 100: never critically-expressive; sufficiently-expressive from width "
+        "100 (boundary between 10 and 100)."
+    )
+    assert factors.phase_chart_verdict(planes).status == "not tested"  # one sample size
+    empty = factors.phase_planes(frame.iloc[:0], axes)
+    for y, cells in empty.items():
+        assert cells.empty and {"dataset", "width", y, "rr_train", "rr_test", "regime"} <= set(
+            cells.columns
+        )
+    assert factors.planes_by_dataset(empty) == {} and factors.phase_boundary_lines(empty) == []
+    assert factors.phase_chart_verdict(empty).status == "not tested"
+
+
+def _shipped_frame(configs: list[RunConfig]) -> pd.DataFrame:
+    """Rows as hashlib_nn.shipped.load returns them (two metrics per run, provenance)."""
+    rows = []
+    for i, c in enumerate(configs):
+        for metric in ("rr_train", "rr_test"):
+            rows.append({
+                "key": c.key, "dataset": c.dataset, "metric": metric, "value": 0.1,
+                "created": f"2026-11-2{5 + i}T10:00:00+00:00", "device": "cpu",
+                "group_size": 2, "train_seconds": 3600.0, "eval_seconds": 60.0,
+                "torch": "2.13.0+cpu", "hashlib_nn": "0.1.0", "git_commit": "abcdef0123456789",
+                "git_dirty": i == 1,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_shipped_summary_and_configs(tmp_path: Path) -> None:
+    root = tmp_path
+    (root / "smoke").mkdir()
+    machine = {"cpu": "Test CPU", "cpu_count": 2, "torch_threads": 2}
+    (root / "smoke" / "PROVENANCE.json").write_text(
+        json.dumps({"machine": machine, "note": "partial: in progress", "chapters": {}})
+    )
+    configs = presets.grid("label_noise", "smoke", dataset="synthetic")
+    frame = _shipped_frame(configs[:2])
+    lines = shipped.summary(
+        "label_noise", frame, preset="smoke", dataset=["synthetic", "mnist"], root=root
+    )
+    assert lines == [
+        f"smoke results, synthetic: 2 of {len(configs)} runs of the grid shipped (partial).",
+        f"smoke results, mnist: 0 of {len(configs)} runs of the grid shipped (not shipped).",
+        "Computed on Test CPU (2 cores, 2 torch threads; device cpu) from 2026-11-25 10:00 to "
+        "2026-11-26 10:00 UTC: 1.0 hours of training and evaluation, summed over the runs.",
+        "Versions: torch 2.13.0+cpu, hashlib_nn 0.1.0, git commit abcdef0123 (with uncommitted "
+        "changes).",
+        "Note: partial: in progress",
+    ]
+    # dataset None: the preset's data sets, and any shipped one besides
+    lines = shipped.summary("label_noise", frame, preset="smoke", root=tmp_path / "no")
+    assert lines[0].startswith("smoke results, mnist: 0 of")
+    assert lines[1].endswith("synthetic: 2 of 5 runs of the grid shipped (partial).")
+    assert "an unrecorded CPU (cores unrecorded; device cpu)" in lines[2]
+    full = _shipped_frame(configs)
+    assert shipped.summary("label_noise", full, preset="smoke", dataset="synthetic",
+                                   root=root)[0].endswith("(complete).")  # fmt: skip
+    assert shipped.summary("label_noise", frame.iloc[:0], preset="smoke", root=root) == [
+        "No smoke results shipped for label_noise (mnist): nothing to show."
+    ]
+    # determinism and categorization count the model-size grid they read
+    ms = presets.grid("model_size", "smoke", dataset="synthetic")
+    lines = shipped.summary("determinism", _shipped_frame(ms[:1]), preset="smoke",
+                            dataset="synthetic", root=root)  # fmt: skip
+    assert lines[0] == (
+        f"smoke results, synthetic: 1 of {len(ms)} runs of the grid shipped (partial)."
+    )
+    got = factors.shipped_configs("label_noise", frame, preset="smoke")
+    assert [c.key for c in got] == [c.key for c in configs[:2]]
+    assert factors.shipped_configs("label_noise", frame.iloc[:0], preset="smoke") == []
+
+
+def test_the_shipped_standard_results_feed_the_factor_chapters() -> None:
+    """What the chapters' last sections do with the shipped standard results: nothing fails,
+    whatever part of the grids is shipped."""
+    from hashlib_nn import analysis, shipped
+
+    ms = analysis.aggregate(analysis.final_rows(shipped.load("model_size", "standard")),
+                            by=["dataset", "width"])  # fmt: skip
+    reg = shipped.load("regularization", "standard")
+    noise = shipped.load("label_noise", "standard")
+    chart = shipped.load("phase_chart", "standard")
+    for chapter, frame in (("regularization", reg), ("label_noise", noise), ("phase_chart", chart)):
+        lines = shipped.summary(chapter, frame)
+        assert len(lines) == 1 if frame.empty else lines[0].startswith("standard results, ")
+    reg_agg = factors.regularization_columns(
+        analysis.aggregate(
+            analysis.final_rows(reg),
+            by=["dataset", "width", "weight_decay", "batchnorm", "dropout"],
+        )
+    )
+    factors.regularization_breakdown(reg_agg, ms)
+    assert factors.regularization_verdict(reg_agg, ms).status
+    noise_final = analysis.final_rows(noise)
+    noise_agg = analysis.aggregate(
+        noise_final, by=["dataset", "width", "label_noise", "label_noise_mode"]
+    )
+    assert factors.label_noise_verdict(noise_agg, ms).status
+    if len(noise):
+        table = factors.label_noise_table(noise_final)
+        assert len(factors.memorization_table(table)) == len(table)
+    planes = factors.phase_planes(chart, presets.phase_chart_axes("standard"))
+    assert sum(len(c) for c in planes.values()) == 0 or factors.phase_boundary_lines(planes)
+    assert set(factors.planes_by_dataset(planes)) <= set(chart.dataset)
+    assert factors.phase_chart_verdict(planes).status

@@ -8,6 +8,9 @@ categorization, the dominant factors, and the activation hash phase chart. This 
   changes),
 - one ``*_verdict`` function per statement those chapters test, each with its rule and
   thresholds in its docstring, returning an :class:`~hashlib_nn.analysis.Verdict`,
+- :func:`faithful_checks`, the acceptance checks of the faithful-protocol (``standard``)
+  model-size grid (the provenance of the shipped ``standard`` results the chapters show is
+  :func:`hashlib_nn.shipped.summary`),
 - the registry of the abstract's claims (:data:`CLAIMS`) and :func:`evaluate_claims`, which the
   claims page calls on the stored results of the chapters' grids. A claim whose chapter does not
   exist yet is *not tested*; its verdict is added later by name with :func:`register_verdict`.
@@ -41,6 +44,7 @@ from hashlib_nn.reference import paper_values
 __all__ = [
     "ACCURACY_METRICS",
     "CLAIMS",
+    "FAITHFUL_CHECK_COLUMNS",
     "RR_METRICS",
     "Claim",
     "LogLinearFit",
@@ -50,8 +54,10 @@ __all__ = [
     "claims_frame",
     "combine_verdicts",
     "curve_labels",
+    "describe_faithful_checks",
     "epoch_changes",
     "evaluate_claims",
+    "faithful_checks",
     "log_linear_fit",
     "log_linear_fits",
     "paper_epoch_table",
@@ -668,6 +674,172 @@ def combine_verdicts(claim: str, verdicts: Sequence[Verdict]) -> Verdict:
     evidence = " ".join(f"[{v.status}] {v.claim} {v.evidence}" for v in verdicts)
     numbers = {f"{i}.{k}": val for i, v in enumerate(verdicts) for k, val in v.numbers.items()}
     return Verdict(claim, status, evidence, numbers)
+
+
+# ----------------------------------------------------------------------------------------------
+# The faithful protocol: shipped `standard` results
+# ----------------------------------------------------------------------------------------------
+
+#: Columns of :func:`faithful_checks`.
+FAITHFUL_CHECK_COLUMNS = ["check", "ours", "target", "tolerance", "met", "miss", "note"]
+
+
+def _final_means(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Mean over seeds of each metric at the final epoch, by width (``width, metric, mean``)."""
+    missing = [c for c in ("width", "metric", "value", "final") if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"faithful_checks needs a tidy results frame; it lacks columns {missing}, has "
+            f"{list(frame.columns)}"
+        )
+    if "dataset" in frame.columns:
+        frame = frame[frame["dataset"] == dataset]
+    if frame.empty:
+        return pd.DataFrame(columns=["width", "metric", "mean"])
+    agg = aggregate(final_rows(frame), by=["width"])
+    return agg.assign(width=agg["width"].astype(float))[["width", "metric", "mean"]]
+
+
+def _widths_text(widths: Sequence[float]) -> str:
+    return f"{min(widths):g}–{max(widths):g}" if len(widths) else "none"
+
+
+def faithful_checks(
+    frame: pd.DataFrame,
+    dataset: str = "mnist",
+    *,
+    narrow: int = 10,
+    narrow_min_rr: float = 0.9,
+    wide: int = 70,
+    wide_max_rr: float = 0.05,
+    level: float = 0.1,
+    crossing_tolerance: float = 8.0,
+    at_width: int = 100,
+    accuracy_tolerance: float = 0.03,
+) -> pd.DataFrame:
+    """The acceptance checks of a faithful-protocol (``standard``) model-size grid.
+
+    Input: the tidy rows of the model-size grid (``ChapterPlan.run()`` or
+    :func:`hashlib_nn.shipped.load`; rows of other data sets are ignored). Every number is the
+    mean over seeds at each run's final epoch. The checks (thresholds from the paper's MNIST
+    figure and the acceptance list of the reproduction):
+
+    1. train RR ≥ ``narrow_min_rr`` (0.9) at every width ≤ ``narrow`` (10): ``ours`` is the
+       lowest such mean (10 bits give at most 1,024 codes for 48,000 examples);
+    2. train RR ≤ ``wide_max_rr`` (0.05) at every width ≥ ``wide`` (70): ``ours`` is the highest;
+    3. the width at which the mean test RR first falls to ``level`` (0.1), linearly
+       interpolated (:func:`rr_crossings`), within ``crossing_tolerance`` (±8 units) of the
+       same crossing of the paper's digitized curve;
+    4. K-NN (``knn_test``) and 5. logistic regression (``lr_test``) test accuracy on the codes
+       at width ``at_width`` (100, total hidden units) within ``accuracy_tolerance`` (±0.03) of
+       the paper's value (``reference/paper_figures.csv``).
+
+    Returns one row per check with :data:`FAITHFUL_CHECK_COLUMNS`: ``check`` (the rule in
+    words), ``ours``, ``target`` (the threshold or the paper's value), ``tolerance`` (0 for a
+    threshold), ``met`` (bool), ``miss`` (how far ``ours`` lies outside the accepted range: 0
+    when met, NaN when it could not be computed) and ``note``. A width, metric or paper value
+    that is missing gives ``ours`` or ``target`` NaN, ``met`` False and a ``note`` saying what
+    is missing; it never raises (only a frame without the tidy columns does).
+
+    >>> rows = [{"width": w, "metric": "rr_train", "value": v, "final": True}
+    ...         for w, v in ((10, 0.99), (70, 0.01))]
+    >>> faithful_checks(pd.DataFrame(rows))["met"].tolist()
+    [True, True, False, False, False]
+    """
+    means = _final_means(frame, dataset)
+
+    def curve(metric: str) -> pd.Series:
+        rows = means[means["metric"] == metric].sort_values("width")
+        return pd.Series(rows["mean"].to_numpy(dtype=float), index=rows["width"].to_numpy())
+
+    def row(check: str, ours: float, target: float, tolerance: float, lo: float, hi: float,
+            note: str) -> dict[str, object]:  # fmt: skip
+        if np.isnan(ours) or np.isnan(target):
+            return {"check": check, "ours": ours, "target": target, "tolerance": tolerance,
+                    "met": False, "miss": float("nan"), "note": note}  # fmt: skip
+        miss = max(0.0, lo - ours, ours - hi)
+        return {"check": check, "ours": ours, "target": target, "tolerance": tolerance,
+                "met": miss <= 1e-12, "miss": miss, "note": note}  # fmt: skip
+
+    nan = float("nan")
+    rows = []
+    train = curve("rr_train")
+    for check, part, pick, target, lo, hi, what in (
+        (f"train RR ≥ {narrow_min_rr:g} at every width ≤ {narrow}", train[train.index <= narrow],
+         "idxmin", narrow_min_rr, narrow_min_rr, np.inf, "lowest"),
+        (f"train RR ≤ {wide_max_rr:g} at every width ≥ {wide}", train[train.index >= wide],
+         "idxmax", wide_max_rr, -np.inf, wide_max_rr, "highest"),
+    ):  # fmt: skip
+        if part.empty:
+            where = "≤" if pick == "idxmin" else "≥"
+            bound = narrow if pick == "idxmin" else wide
+            note = (f"no rr_train result at a width {where} {bound}; widths run: "
+                    f"{_widths_text(train.index)}")  # fmt: skip
+            rows.append(row(check, nan, target, 0.0, lo, hi, note))
+        else:
+            w = getattr(part, pick)()
+            rows.append(row(check, float(part[w]), target, 0.0, lo, hi,
+                            f"{what} at width {w:g}, of {len(part)} widths"))  # fmt: skip
+
+    test = curve("rr_test")
+    check = f"width where the mean test RR falls to {level:g}, vs the paper's"
+    both = rr_crossings(means, dataset=dataset, level=level).set_index("source")["crossing_width"]
+    ours, target = float(both["this book"]), float(both["paper (digitized)"])
+    notes = []
+    if test.empty:
+        notes.append("no rr_test results")
+    elif np.isnan(ours):
+        notes.append(f"the mean test RR never falls to {level:g} at widths "
+                     f"{_widths_text(test.index)}; lowest {test.min():.3f} at width "
+                     f"{test.idxmin():g}")  # fmt: skip
+    if np.isnan(target):
+        notes.append(f"the paper's test-RR curve for {dataset} has no crossing of {level:g}"
+                     if paper_points("model_size", dataset, ["rr_test"], x="width").size
+                     else f"the paper has no model-size values for {dataset}")  # fmt: skip
+    rows.append(row(check, ours, target, crossing_tolerance, target - crossing_tolerance,
+                    target + crossing_tolerance, "; ".join(notes) or "linear interpolation "
+                    "between grid points"))  # fmt: skip
+
+    for metric in ("knn_test", "lr_test"):
+        label = {"knn_test": "K-NN", "lr_test": "LR"}[metric]
+        check = f"{label} test accuracy at width {at_width}, vs the paper's"
+        ours_curve = curve(metric)
+        ref = paper_points("model_size", dataset, [metric], x="width")
+        # (an empty paper_points frame has two "width" columns: select only when non-empty)
+        ref = ref.loc[ref["width"] == at_width, "value"] if len(ref) else ref
+        ours = float(ours_curve.get(float(at_width), nan))
+        target = float(ref.iloc[0]) if len(ref) else nan
+        notes = []
+        if ours_curve.empty:
+            notes.append(f"no {metric} results")
+        elif np.isnan(ours):
+            notes.append(f"no {metric} result at width {at_width}; widths run: "
+                         f"{_widths_text(ours_curve.index)}")  # fmt: skip
+        if np.isnan(target):
+            notes.append(f"the paper has no {label} value at width {at_width} for {dataset}")
+        note = "; ".join(notes) or f"metric {metric}"
+        rows.append(row(check, ours, target, accuracy_tolerance, target - accuracy_tolerance,
+                        target + accuracy_tolerance, note))  # fmt: skip
+    return pd.DataFrame(rows, columns=FAITHFUL_CHECK_COLUMNS)
+
+
+def describe_faithful_checks(checks: pd.DataFrame) -> str:
+    """One line per check of :func:`faithful_checks` that is not met: by how much it misses,
+    or why it could not be computed; a single line when every check is met."""
+    lines = []
+    for r in checks.itertuples(index=False):
+        if r.met:
+            continue
+        if np.isnan(r.miss):
+            lines.append(f"not met: {r.check}: not computed: {r.note}")
+            continue
+        accepted = (f"{r.target:.4g} ± {r.tolerance:g}" if r.tolerance > 0 else
+                    f"{r.target:.4g}")  # fmt: skip
+        lines.append(f"not met: {r.check}: misses by {r.miss:.3g} (ours {r.ours:.4g}, "
+                     f"accepted {accepted}); {r.note}")  # fmt: skip
+    if not lines:
+        return f"all {len(checks)} checks met"
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -53,16 +53,21 @@ __all__ = [
     "label_noise_table",
     "label_noise_claim",
     "label_noise_verdict",
+    "memorization_table",
     "phase_axes_frames",
+    "phase_boundary_lines",
     "phase_cells",
     "phase_chart_claim",
     "phase_chart_verdict",
+    "phase_planes",
+    "planes_by_dataset",
     "regularization_breakdown",
     "regularization_claim",
     "regularization_columns",
     "regularization_verdict",
     "share_clean_rows",
-    "spread_comparison",
+    "shipped_configs",
+        "spread_comparison",
 ]
 
 #: The paper's regularization: coupled L2 1e-6 on hidden kernels, BatchNorm on, no dropout.
@@ -449,6 +454,32 @@ def share_clean_rows(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def memorization_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The memorization columns of :func:`label_noise_table` and ``memorized``.
+
+    ``memorized`` = ``fits_noise`` / ``effective_noise``: roughly the fraction of the wrong
+    labels the network reproduces (NaN at ratio 0, where no label is wrong).
+    """
+    cols = [
+        "dataset",
+        "width",
+        "n_train",
+        "label_noise",
+        "label_noise_mode",
+        "effective_noise",
+        "rr_train",
+        "rr_test",
+        "net_acc_train",
+        "net_acc_clean_train",
+        "fits_noise",
+    ]
+    _require(table, cols, "memorization_table")
+    memo = table[cols]
+    return memo.assign(
+        memorized=(memo["fits_noise"] / memo["effective_noise"]).where(memo["label_noise"] > 0)
+    )
+
+
 def label_noise_verdict(
     noise: pd.DataFrame,
     widths: pd.DataFrame,
@@ -510,6 +541,65 @@ def phase_cells(
     if "rr_test" not in cells:
         cells["rr_test"] = np.nan
     return phase_regimes(cells, thresholds=thresholds).sort_values(keys).reset_index(drop=True)
+
+
+def phase_planes(
+    frame: pd.DataFrame,
+    axes: Mapping[str, Iterable[Any]],
+    *,
+    by: Sequence[str] = ("dataset",),
+    thresholds: PhaseThresholds = PhaseThresholds(),  # noqa: B008 (frozen)
+) -> dict[str, pd.DataFrame]:
+    """The two planes of a phase-chart results frame as :func:`phase_cells` frames.
+
+    ``axes`` is :func:`hashlib_nn.presets.phase_chart_axes` (``"training_time"`` and
+    ``"sample_size"``: lists of RunConfigs); the rows of the runs of each list become the
+    ``"epoch"`` and the ``"n_train"`` plane. Rows of runs in neither are left out, and a plane
+    with no rows is an empty frame with the columns of :func:`phase_cells`, so a partial grid or
+    an empty frame (nothing shipped) gives charts with missing cells, not an error.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for y, axis in (("epoch", "training_time"), ("n_train", "sample_size")):
+        keys = {c.key for c in axes.get(axis, ())}
+        rows = frame[frame["key"].isin(keys)] if "key" in frame else frame.iloc[:0]
+        if len(rows):
+            out[y] = phase_cells(rows, y, by=by, thresholds=thresholds)
+        else:
+            out[y] = pd.DataFrame(columns=[*by, "width", y, "rr_train", "rr_test", "n", "regime"])
+    return out
+
+
+def planes_by_dataset(planes: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """The planes of :func:`phase_planes` per data set: ``{dataset: {y: cells}}``, sorted, with
+    only the planes that hold cells of that data set (a partial grid may hold one plane of a data
+    set and not the other; a data set with no cells is left out)."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    frames = [c for c in planes.values() if len(c) and "dataset" in c]
+    for ds in sorted(set().union(*(set(c["dataset"]) for c in frames))):
+        for y, cells in planes.items():
+            rows = cells[cells["dataset"] == ds] if len(cells) else cells
+            if len(rows):
+                out.setdefault(ds, {})[y] = rows.reset_index(drop=True)
+    return out
+
+
+def phase_boundary_lines(
+    planes: Mapping[str, pd.DataFrame], *, by: Sequence[str] = ("dataset",)
+) -> list[str]:
+    """:func:`boundary_sentences` of every plane of :func:`phase_planes`, both ways: the widths
+    where the regime boundaries fall at each epoch and each sample size, then the epoch and the
+    sample size at which each width reaches each regime. Groups are separated by an empty line;
+    empty planes give no lines."""
+    names = {"n_train": "n"}
+    full = {y: cells for y, cells in planes.items() if len(cells)}
+    groups = [boundary_sentences(cells, y, by=by, names=names) for y, cells in full.items()]
+    groups += [
+        boundary_sentences(cells, "width", x=y, by=by, names=names) for y, cells in full.items()
+    ]
+    lines: list[str] = []
+    for g in groups:
+        lines += ([""] if lines else []) + g
+    return lines
 
 
 def boundary_sentences(
@@ -635,6 +725,27 @@ def phase_chart_verdict(
     else:
         status = "not reproduced"
     return Verdict(claim, status, evidence, numbers)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shipped results (hashlib_nn.shipped): where they come from, which runs they are
+# ----------------------------------------------------------------------------------------------
+
+
+def shipped_configs(chapter: str, frame: pd.DataFrame, preset: str = "standard") -> list[Any]:
+    """The RunConfigs of ``chapter``'s ``preset`` grid whose runs are in ``frame`` (shipped
+    rows), e.g. for :func:`effective_noise_rates`; one per run."""
+    from hashlib_nn.presets import grid
+
+    if frame.empty:
+        return []
+    keys = set(frame["key"])
+    configs: dict[str, Any] = {}
+    for ds in sorted(frame["dataset"].unique()):
+        for c in grid(chapter, preset, dataset=ds):
+            if c.key in keys:
+                configs.setdefault(c.key, c)
+    return list(configs.values())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ original grids and protocol) costs hours on 2 CPU cores, so its results are comp
   the grid's runs are shipped (a grid may be shipped in part: the store resumes, and
   :func:`coverage` says what is missing).
 
-:func:`ship` writes them from a results store; :func:`load`, :func:`provenance` and
-:func:`coverage` read them. Nothing here trains.
+:func:`ship` writes them from a results store; :func:`load`, :func:`provenance`,
+:func:`coverage` and :func:`summary` (the lines a chapter prints above a shipped figure) read
+them. Nothing here trains.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
 
     from hashlib_nn.store import StoreLike
 
-__all__ = ["PROVENANCE_COLUMNS", "coverage", "load", "provenance", "ship", "shipped_root"]
+__all__ = [
+    "PROVENANCE_COLUMNS", "coverage", "load", "provenance", "ship", "shipped_root", "summary",
+]  # fmt: skip
 
 #: Per-run provenance columns added to the tidy rows.
 PROVENANCE_COLUMNS = (
@@ -227,6 +230,85 @@ def coverage(
                          "complete": n["runs_shipped"] == n["runs_in_grid"]})  # fmt: skip
     return pd.DataFrame(rows, columns=["chapter", "dataset", "runs_in_grid", "runs_shipped",
                                        "complete"])  # fmt: skip
+
+
+def summary(
+    chapter: str,
+    frame: pd.DataFrame,
+    *,
+    preset: str = "standard",
+    dataset: str | Iterable[str] | None = None,
+    root: Any = None,
+) -> list[str]:
+    """Lines saying what the shipped results of ``chapter`` cover and where they come from.
+
+    ``frame`` is :func:`load` of ``chapter`` (its per-run provenance
+    columns); ``dataset`` the data sets asked for (None = the preset's). One line per data set
+    asked for or shipped, "standard results, mnist: 21 of 69 runs of the grid shipped
+    (partial)." (runs in the grid: :func:`hashlib_nn.presets.grid`); then the machine
+    (:func:`provenance`), the device, the dates of the first and last run,
+    the summed training and evaluation time, and the versions (torch, hashlib_nn, git commit)
+    recorded with the runs. When nothing is shipped: a single line saying so.
+    """
+    import pandas as pd
+
+    from hashlib_nn.presets import PRESETS, grid
+
+    _check_preset(preset)
+    name = _file_chapter(chapter)  # determinism, categorization: the model-size grid
+    if dataset is None:
+        wanted = list(PRESETS[preset].datasets)
+    else:
+        wanted = [dataset] if isinstance(dataset, str) else list(dataset)
+    if frame.empty:
+        return [
+            f"No {preset} results shipped for {chapter} ({', '.join(wanted)}): nothing to show."
+        ]
+    lines = []
+    for ds in dict.fromkeys([*wanted, *sorted(frame["dataset"].unique())]):
+        keys = {c.key for c in grid(name, preset, dataset=ds)}
+        have = len(keys & set(frame.loc[frame["dataset"] == ds, "key"]))
+        state = "complete" if have == len(keys) else "partial" if have else "not shipped"
+        lines.append(
+            f"{preset} results, {ds}: {have} of {len(keys)} runs of the grid shipped ({state})."
+        )
+    runs = frame.drop_duplicates("key")
+    prov = provenance(preset, root)
+    m = prov.get("machine", {})
+    created = pd.to_datetime(runs["created"], utc=True, errors="coerce").dropna()
+    when = (
+        f"from {created.min():%Y-%m-%d %H:%M} to {created.max():%Y-%m-%d %H:%M} UTC"
+        if len(created) else "at unrecorded dates"
+    )  # fmt: skip
+    group = pd.to_numeric(runs["group_size"], errors="coerce").fillna(1).clip(lower=1)
+    seconds = float(
+        (pd.to_numeric(runs["train_seconds"], errors="coerce").fillna(0) / group
+         + pd.to_numeric(runs["eval_seconds"], errors="coerce").fillna(0)).sum()
+    )  # fmt: skip
+    machine = m.get("cpu") or "an unrecorded CPU"
+    cores = (
+        f"{m['cpu_count']} cores, {m.get('torch_threads', '?')} torch threads"
+        if m.get("cpu_count") else "cores unrecorded"
+    )  # fmt: skip
+    spent = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"
+    lines.append(
+        f"Computed on {machine} ({cores}; device {_joined(runs['device'])}) {when}: "
+        f"{spent} of training and evaluation, summed over the runs."
+    )
+    dirty = runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).any()
+    commits = _joined(runs["git_commit"].map(lambda c: str(c)[:10], na_action="ignore"))
+    lines.append(
+        f"Versions: torch {_joined(runs['torch'])}, hashlib_nn {_joined(runs['hashlib_nn'])}, "
+        f"git commit {commits}{' (with uncommitted changes)' if dirty else ''}."
+    )
+    if prov.get("note"):
+        lines.append(f"Note: {prov['note']}")
+    return lines
+
+
+def _joined(values: pd.Series) -> str:
+    vals = sorted({str(v) for v in values.dropna()})
+    return ", ".join(vals) if vals else "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

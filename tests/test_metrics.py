@@ -51,6 +51,13 @@ def test_hash_collision_fallback_is_exact(monkeypatch: pytest.MonkeyPatch) -> No
     rng = np.random.default_rng(1)
     bits = (rng.random((400, 100)) < 0.03).astype(np.uint8)
     assert m.redundancy_ratio(NeuralCodes.from_bits(bits)) == _oracle(bits)[0]
+    # about half the rows (by content) collide on hash 0, the rest keep their real hash: both
+    # parts of count_distinct (rows with a hash of their own, rows sharing one) are exercised
+    monkeypatch.undo()
+    real = m._row_hash
+    monkeypatch.setattr(m, "_row_hash", lambda words: np.where(
+        words[:, 0] % 2 == 0, np.uint64(0), real(words)))  # fmt: skip
+    assert m.count_distinct(NeuralCodes.from_bits(bits)) == len(np.unique(bits, axis=0))
 
 
 def test_known_small_case() -> None:
@@ -82,7 +89,7 @@ def test_count_distinct_equals_the_partition_size() -> None:
     from hashlib_nn.metrics import count_distinct
 
     rng = np.random.default_rng(5)
-    for n_bits in (5, 64, 200):
+    for n_bits in (5, 64, 65, 200, 513):
         bits = (rng.random((2000, n_bits)) < 0.1).astype(np.uint8)
         codes = NeuralCodes.from_bits(bits)
         assert count_distinct(codes) == distinct_codes(codes).n_distinct == len(

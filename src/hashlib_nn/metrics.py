@@ -118,9 +118,29 @@ def _sorted_boundaries(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def count_distinct(codes: NeuralCodes | np.ndarray) -> int:
-    """The number of distinct codes (linear regions hit), without building the partition."""
+    """The number of distinct codes (linear regions hit), without building the partition.
+
+    Exact and cheaper than :func:`distinct_codes`: the 64-bit row hashes are sorted without
+    an index (no argsort), so a row whose hash no other row has counts once; only the rows
+    whose hash repeats (duplicates, or in theory a hash collision) are grouped exactly.
+    """
     packed, _ = as_packed(codes)
-    return int(_sorted_boundaries(packed)[1].sum())
+    n = packed.shape[0]
+    if n == 0:
+        raise ValueError("codes hold no rows; the redundancy ratio needs at least one example")
+    words = _row_words(packed)
+    keys = words[:, 0] if words.shape[1] == 1 else _row_hash(words)
+    sk = np.sort(keys)
+    repeat = sk[1:] == sk[:-1]
+    if not repeat.any():
+        return n
+    if words.shape[1] == 1:  # the key is the whole row: equal keys are equal rows
+        return int(n - repeat.sum())
+    shared = np.unique(sk[1:][repeat])  # hashes that more than one row has
+    pos = np.searchsorted(shared, keys).clip(max=len(shared) - 1)
+    rows = np.flatnonzero(shared[pos] == keys)  # the rows carrying a shared hash
+    once = int(n - repeat.sum()) - len(shared)  # distinct hashes carried by one row each
+    return once + int(_sorted_boundaries(packed[rows])[1].sum())
 
 
 def distinct_codes(codes: NeuralCodes | np.ndarray) -> CodeGroups:

@@ -89,8 +89,9 @@ def test_count_distinct_equals_the_partition_size() -> None:
     from hashlib_nn.metrics import count_distinct
 
     rng = np.random.default_rng(5)
-    for n_bits in (5, 64, 65, 200, 513):
+    for n_bits, dup in ((5, 0), (64, 0), (65, 10), (200, 100), (200, 1500), (513, 50)):
         bits = (rng.random((2000, n_bits)) < 0.1).astype(np.uint8)
+        bits[:dup] = bits[2000 - dup:]  # few repeats (subset path) and many (one grouping)
         codes = NeuralCodes.from_bits(bits)
         assert count_distinct(codes) == distinct_codes(codes).n_distinct == len(
             np.unique(bits, axis=0))

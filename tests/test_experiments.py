@@ -314,6 +314,25 @@ def test_sweep_group_matches_one_at_a_time_training(tiny: str) -> None:
     assert np.allclose(grouped.value, single.value, rtol=0.05, atol=0.02)
 
 
+def test_a_sweep_skips_runs_another_process_stored_meanwhile(
+    tiny: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sweeps sharing a store (two processes splitting a grid): a run the other one stored
+    after this sweep planned its work is read, not trained again."""
+    configs = [cfg(tiny, width=w) for w in (4, 8, 12)]
+    count = Counter(monkeypatch)
+    other: list[RunResult] = []
+
+    def meanwhile(result: RunResult) -> None:
+        if not other:  # after the first run: "another process" stores the last one
+            other.extend(run(configs[2], store=store, device="cpu") for _ in [0])
+
+    frame = sweep(configs, store=store, device="cpu", progress=False, on_result=meanwhile)
+    assert count.models == 3  # 2 by this sweep, 1 by the other
+    assert [c.width for c in count.single] == [4, 12, 8]
+    assert set(frame.width) == {4, 8, 12} and len(store) == 3
+
+
 def test_an_interrupted_sweep_keeps_finished_runs_and_resumes(
     tiny: str, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1059,6 +1059,14 @@ def sweep(
                 )  # fmt: skip
             else:
                 for chunk in chunks:
+                    if st is not None:  # another process sharing the store may have run some
+                        done_now = [(c, st.get(c.key)) for c in chunk]
+                        for c, r in done_now:
+                            if r is not None and r.covers(c):
+                                finished(r, stored=True)
+                        chunk = [c for c, r in done_now if r is None or not r.covers(c)]
+                        if not chunk:
+                            continue
                     if bar is not None:
                         bar.set_postfix_str(
                             chunk[0].describe() + (f" x{len(chunk)}" if len(chunk) > 1 else "")

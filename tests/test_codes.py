@@ -141,3 +141,28 @@ def test_cuda_codes_equal_cpu_codes() -> None:
     cpu = neural_codes(model, x, device="cpu")
     gpu = neural_codes(model, x, device="cuda")
     assert (cpu.packed != gpu.packed).mean() < 0.01  # float rounding may flip units at ~0
+
+
+def test_neural_codes_peak_memory_is_the_codes_plus_one_batch() -> None:
+    """The packed codes are filled in place: numpy's peak is about one copy of the codes, not
+    the two a concatenation of per-batch parts needs (tracemalloc sees numpy's buffers)."""
+    import tracemalloc
+
+    import torch
+    from torch import nn
+
+    from hashlib_nn.codes import neural_codes
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4000), nn.ReLU())  # 500 bytes of codes per input
+    x = torch.randn(20_000, 4)
+    neural_codes(model, x[:10], device="cpu")  # warm-up: lazy imports, caches
+    tracemalloc.start()
+    try:
+        codes = neural_codes(model, x, batch_size=1000, device="cpu")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    size = codes.packed.nbytes
+    assert size == 20_000 * 500
+    assert peak < 1.3 * size, f"peak {peak / 2**20:.1f} MiB for {size / 2**20:.1f} MiB of codes"

@@ -205,9 +205,12 @@ def neural_codes(
     was_training = model.training
     model.eval()
     recorder = _Recorder(relus)
-    packed_parts: list[np.ndarray] = []
-    logit_parts: list[np.ndarray] = []
+    # Filled batch by batch (allocated once the first batch gives the widths), so the peak is
+    # the codes plus one batch, not the codes twice as a concatenation of parts would make it.
+    packed: np.ndarray | None = None
+    logits: np.ndarray | None = None
     layer_sizes: tuple[int, ...] = ()
+    start = 0
     try:
         for xb in _batches(x, batch_size):
             xt = torch.as_tensor(xb).to(dev, dtype=torch.float32, non_blocking=True)
@@ -221,15 +224,24 @@ def neural_codes(
                     "the model's ReLU layers changed size between batches: "
                     f"{layer_sizes} vs {sizes}"
                 )
-            packed_parts.append(_pack_rows(torch.cat(layers, dim=1)).cpu().numpy())
+            part = _pack_rows(torch.cat(layers, dim=1)).cpu().numpy()
+            stop = start + part.shape[0]
+            if packed is None:
+                packed = np.empty((len(x), part.shape[1]), dtype=np.uint8)
+            packed[start:stop] = part
             if return_logits:
-                logit_parts.append(out.float().cpu().numpy())
+                out_np = out.float().cpu().numpy()
+                if logits is None:
+                    logits = np.empty((len(x), *out_np.shape[1:]), dtype=np.float32)
+                logits[start:stop] = out_np
+            start = stop
     finally:
         recorder.close()
         model.train(was_training)
-    codes = NeuralCodes(np.concatenate(packed_parts), int(sum(layer_sizes)), layer_sizes)
+    assert packed is not None  # x holds at least one input (checked above)
+    codes = NeuralCodes(packed, int(sum(layer_sizes)), layer_sizes)
     if return_logits:
-        return codes, np.concatenate(logit_parts)
+        return codes, logits
     return codes
 
 

@@ -144,6 +144,20 @@ def test_line_chart_minimal() -> None:
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
 
 
+def test_line_chart_without_paper_values_has_no_paper_legend_entry() -> None:
+    import vl_convert as vlc
+
+    for reference in (None, paper().iloc[0:0]):
+        spec = charts.line_chart(curve(), "width", "rr", color="split",
+                                 reference=reference).to_dict()  # fmt: skip
+        assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
+        assert spec["layer"][1]["encoding"]["shape"]["scale"]["domain"] == ["this book"]
+        assert "paper (digitized)" not in vlc.vegalite_to_svg(spec)
+    with_paper = charts.line_chart(curve(), "width", "rr", color="split", reference=paper())
+    shape = with_paper.to_dict()["layer"][1]["encoding"]["shape"]["scale"]
+    assert shape["domain"] == ["this book", "paper (digitized)"]
+
+
 def test_line_chart_names_missing_columns() -> None:
     with pytest.raises(ValueError, match=r"df has no column\(s\) \['acc'\]; its columns are"):
         charts.line_chart(curve(), "width", "acc")

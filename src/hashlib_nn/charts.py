@@ -240,7 +240,10 @@ def line_chart(
 
     source_field = "source"
     ours_label, paper_label = "this book", "paper (digitized)"
-    shape_scale = alt.Scale(domain=[ours_label, paper_label], range=["circle", "diamond"])
+    if reference is not None and reference.empty:
+        reference = None  # no paper values: no paper layer and no paper entry in the legend
+    domain = [ours_label] if reference is None else [ours_label, paper_label]
+    shape_scale = alt.Scale(domain=domain, range=["circle", "diamond"][: len(domain)])
     shape_legend = alt.Legend(title=None, labelLimit=200)
     x_scale = alt.Scale(type="log", nice=False) if log_x else alt.Scale(zero=False)
     x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=x_scale)

@@ -660,38 +660,21 @@ def test_claims_adapters() -> None:
         factors.regularization_claim({"model_size": widths}, "mnist")
 
 
+def _rr_rows(key: str, width: int, n_train: int, epoch: int, final: bool, rr_train: float,
+             rr_test: float) -> list[dict[str, object]]:
+    """The two RR rows of one run at one epoch (MNIST, seed 0), as plan.run() has them."""
+    base = {"key": key, "dataset": "mnist", "width": width, "n_train": n_train, "epoch": epoch,
+            "final": final, "seed": 0}  # fmt: skip
+    return [{**base, "metric": "rr_train", "value": rr_train},
+            {**base, "metric": "rr_test", "value": rr_test}]  # fmt: skip
+
+
 def test_phase_chart_claim_splits_the_two_planes() -> None:
     rows = []
     for (w, e), (tr, te) in ORDERED.items():  # training-time runs: one key per width, 2 epochs
-        for m, v in (("rr_train", tr), ("rr_test", te)):
-            rows.append(
-                {
-                    "key": f"t{w}",
-                    "dataset": "mnist",
-                    "width": w,
-                    "n_train": 48000,
-                    "epoch": e,
-                    "final": e == 20,
-                    "seed": 0,
-                    "metric": m,
-                    "value": v,
-                }
-            )
+        rows += _rr_rows(f"t{w}", w, 48000, e, e == 20, tr, te)
     for (w, n), (tr, te) in {(10, 100): (0.9, 0.8), (100, 100): (0.0, 0.01)}.items():
-        for m, v in (("rr_train", tr), ("rr_test", te)):
-            rows.append(
-                {
-                    "key": f"s{w}",
-                    "dataset": "mnist",
-                    "width": w,
-                    "n_train": n,
-                    "epoch": 8,
-                    "final": True,
-                    "seed": 0,
-                    "metric": m,
-                    "value": v,
-                }
-            )
+        rows += _rr_rows(f"s{w}", w, n, 8, True, tr, te)
     frame = pd.DataFrame(rows)
     planes = factors.phase_axes_frames(frame)
     assert set(planes["epoch"].key) == {"t10", "t40", "t100"}
@@ -730,35 +713,9 @@ def _two_planes() -> tuple[pd.DataFrame, dict[str, list[_Run]]]:
     s<width> (n = 100), as the chapter's plan.run() returns it."""
     rows = []
     for (w, e), (tr, te) in ORDERED.items():
-        for m, v in (("rr_train", tr), ("rr_test", te)):
-            rows.append(
-                {
-                    "key": f"t{w}",
-                    "dataset": "mnist",
-                    "width": w,
-                    "n_train": 48000,
-                    "epoch": e,
-                    "final": e == 20,
-                    "seed": 0,
-                    "metric": m,
-                    "value": v,
-                }
-            )
+        rows += _rr_rows(f"t{w}", w, 48000, e, e == 20, tr, te)
     for w, (tr, te) in {10: (0.9, 0.8), 40: (0.3, 0.2), 100: (0.0, 0.01)}.items():
-        for m, v in (("rr_train", tr), ("rr_test", te)):
-            rows.append(
-                {
-                    "key": f"s{w}",
-                    "dataset": "mnist",
-                    "width": w,
-                    "n_train": 100,
-                    "epoch": 8,
-                    "final": True,
-                    "seed": 0,
-                    "metric": m,
-                    "value": v,
-                }
-            )
+        rows += _rr_rows(f"s{w}", w, 100, 8, True, tr, te)
     axes = {
         "training_time": [_Run(f"t{w}") for w in (10, 40, 100)],
         "sample_size": [_Run(f"s{w}") for w in (10, 40, 100)],

@@ -160,6 +160,7 @@ def ship(
         frame = pd.concat(frames, ignore_index=True)
         path = folder / f"{name}.csv"
         _atomic_write(path, frame.to_csv(index=False).encode())
+        path.chmod(0o644)  # package data: readable by every user (mkstemp makes it 0600)
         written.append(path)
         prov["chapters"][name] = {
             "datasets": per_ds,
@@ -178,6 +179,7 @@ def ship(
                f"python -m hashlib_nn.shipped --preset {preset}",
     })  # fmt: skip
     _atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
+    prov_path.chmod(0o644)
     written.append(prov_path)
     return written
 

@@ -66,7 +66,7 @@ def test_determinism_verdict_outcomes() -> None:
     assert partly.status == "partly reproduced"
     one = analysis.determinism_verdict(_rr([100], [0.0], [0.0]))
     assert one.status == "not tested"
-    assert "Reproduced" in ok._repr_markdown_()
+    assert "REPRODUCED" in ok._repr_markdown_()
 
 
 def test_verdict_status_is_checked() -> None:

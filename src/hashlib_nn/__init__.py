@@ -12,7 +12,16 @@ stays cheap)::
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# OpenMP threads sleep instead of spin-waiting between the many small ops of a paper-sized MLP.
+# On 2 shared cores spinning made training 10-20x slower (measured: a smoke model-size run took
+# 115 s instead of 8.2 s beside another busy process). libgomp reads the variable once, when torch
+# is first imported, so it is set here, before any of our modules imports torch, and every route
+# (papermill, the CLI, the Python API, a plain `jupyter-book build`) gets it. To override, set
+# OMP_WAIT_POLICY yourself before importing hashlib_nn (or torch): an existing value is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

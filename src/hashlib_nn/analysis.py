@@ -14,13 +14,14 @@ the results to decide, e.g. a papermill run with a single width).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from hashlib_nn.reference import READING_UNCERTAINTY, paper_values
+from hashlib_nn.verdicts import STATUSES, Verdict
 
 if TYPE_CHECKING:
     from hashlib_nn.codes import NeuralCodes
@@ -55,31 +56,6 @@ __all__ = [
     "query_subset",
     "verdicts_frame",
 ]
-
-STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not tested")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A claim, the status the numbers give it, and the numbers themselves."""
-
-    claim: str
-    status: str
-    evidence: str
-    numbers: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}; got {self.status!r}")
-
-    def _repr_markdown_(self) -> str:
-        mark = {"reproduced": "✅", "partly reproduced": "🟡", "not reproduced": "❌",
-                "not tested": "⚪"}[self.status]
-        return f"**{mark} {self.status.capitalize()}.** *{self.claim}* {self.evidence}"
-
-    def __str__(self) -> str:
-        return f"[{self.status}] {self.claim} {self.evidence}"
-
 
 def verdicts_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
     """One row per verdict (claim, status, evidence) for a summary table."""

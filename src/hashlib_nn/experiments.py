@@ -34,15 +34,12 @@ import functools
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -650,40 +647,11 @@ def _split_name(metric: str) -> tuple[str, str | None]:
     return metric, None
 
 
-def _git_state(package_dir: Path) -> tuple[str | None, str | None]:
-    """(commit, "true"/"false" for uncommitted changes to tracked files) of the source checkout
-    this package runs from; (None, None) for an installed copy or without git."""
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=package_dir, capture_output=True,
-                                 text=True, timeout=10)  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    top = git("rev-parse", "--show-toplevel")
-    if not top or Path(top) / "src" / "hashlib_nn" != package_dir:
-        return None, None  # not our own checkout (e.g. site-packages inside another repo)
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return commit or None, None if status is None else str(bool(status)).lower()
-
-
-@functools.lru_cache(maxsize=1)
 def _versions() -> dict[str, str | None]:
-    import sklearn
-    import torch
+    """The versions recorded beside every run (:func:`hashlib_nn.provenance.versions`)."""
+    from hashlib_nn.provenance import versions
 
-    import hashlib_nn
-
-    commit, dirty = _git_state(Path(__file__).resolve().parent)
-    return {
-        "hashlib_nn": hashlib_nn.__version__, "git_commit": commit, "git_dirty": dirty,
-        "torch": torch.__version__,
-        "numpy": np.__version__, "sklearn": sklearn.__version__,
-        "python": platform.python_version(),
-    }  # fmt: skip
+    return versions()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from importlib import resources
@@ -37,15 +36,18 @@ if TYPE_CHECKING:
     from hashlib_nn.store import StoreLike
 
 __all__ = [
-    "PROVENANCE_COLUMNS", "coverage", "load", "provenance", "ship", "shipped_root", "summary",
+    "PROVENANCE_COLUMNS", "coverage", "load", "provenance", "ship", "shipped_root", "stale_rows",
+    "summary", "traceability",
 ]  # fmt: skip
 
 #: Per-run provenance columns added to the tidy rows.
 PROVENANCE_COLUMNS = (
     "preset", "created", "device", "trainer", "group_size", "train_seconds", "eval_seconds",
-    "hashlib_nn", "git_commit", "git_dirty", "torch", "numpy", "sklearn", "python",
+    "hashlib_nn", "git_commit", "git_dirty", "results_fingerprint", "torch", "numpy", "sklearn",
+    "python",
 )  # fmt: skip
-_VERSION_KEYS = ("hashlib_nn", "git_commit", "git_dirty", "torch", "numpy", "sklearn", "python")
+_VERSION_KEYS = ("hashlib_nn", "git_commit", "git_dirty", "results_fingerprint", "torch",
+                 "numpy", "sklearn", "python")  # fmt: skip
 #: Chapters that read another chapter's file (they share its grid and runs).
 _FILE_OF = {"determinism": "model_size", "categorization": "model_size"}
 
@@ -73,24 +75,42 @@ def _check_preset(preset: str) -> None:
 
 
 def _machine() -> dict[str, Any]:
-    import torch
+    from hashlib_nn.provenance import machine
 
-    cpu = platform.processor() or ""
-    try:  # Linux: the CPU's marketing name
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "os": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    return machine()
+
+
+def stale_rows(frame: pd.DataFrame) -> pd.Series:
+    """Boolean mask of the rows whose ``results_fingerprint`` differs from the running code's
+    (:func:`hashlib_nn.provenance.results_fingerprint`); rows without one (shipped before
+    fingerprints were recorded) count as stale."""
+    import pandas as pd
+
+    from hashlib_nn.provenance import results_fingerprint
+
+    if "results_fingerprint" not in frame.columns:
+        return pd.Series(True, index=frame.index)
+    return frame["results_fingerprint"].astype(str) != results_fingerprint()
+
+
+def traceability(frame: pd.DataFrame) -> str:
+    """One line: how many shipped runs were computed by the running code (equal results
+    fingerprint) from a clean checkout, and how many are stale or dirty."""
+    from hashlib_nn.provenance import results_fingerprint
+
+    if frame.empty:
+        return "No shipped runs."
+    runs = frame.drop_duplicates("key")
+    stale = int(stale_rows(runs).sum())
+    dirty = int(runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).sum())
+    text = (f"Traceability: {len(runs) - stale} of {len(runs)} runs carry the running code's "
+            f"results fingerprint ({results_fingerprint()})")
+    if stale:
+        text += (f"; {stale} are stale (computed by other code, or before fingerprints were "
+                 "recorded: their numbers may differ from what this code computes)")
+    if dirty:
+        text += f"; {dirty} were computed from a checkout with uncommitted changes"
+    return text + "."
 
 
 def ship(
@@ -101,6 +121,7 @@ def ship(
     out_dir: str | os.PathLike | None = None,
     *,
     note: str = "",
+    allow_dirty: bool = False,
 ) -> list[Path]:
     """Write the stored runs of ``chapters``' grids under ``preset`` (``datasets``: None = the
     preset's) as ``<out_dir>/<preset>/<chapter>.csv`` plus ``PROVENANCE.json``.
@@ -108,7 +129,8 @@ def ship(
     Only stored runs are written (nothing trains); a chapter with none is left out. Earlier
     files of other chapters in that folder are kept, and PROVENANCE.json is merged, so a preset
     can be shipped chapter by chapter. ``out_dir``: None = :func:`shipped_root` (the package).
-    Returns the paths written.
+    A run computed from a checkout with uncommitted changes (``git_dirty``) is not traceable to
+    clean code: it is refused unless ``allow_dirty``. Returns the paths written.
     """
     import pandas as pd
 
@@ -144,6 +166,13 @@ def ship(
             ds["runs_shipped"] += 1
             f = r.to_frame(c)
             v = r.versions
+            if str(v.get("git_dirty")).lower() == "true" and not allow_dirty:
+                raise ValueError(
+                    f"run {c.key[:12]} ({name}, {c.dataset}, width {c.width}, seed {c.seed}) was "
+                    "computed from a checkout with uncommitted changes (git_dirty=true): "
+                    "shipped results must be traceable to committed code; re-run it from a "
+                    "clean checkout, or pass allow_dirty=True (--allow-dirty) to ship it anyway"
+                )
             prov_cols = {
                 "preset": preset, "created": r.created, "device": r.device,
                 "trainer": r.trainer, "group_size": r.group_size,
@@ -162,8 +191,13 @@ def ship(
         _atomic_write(path, frame.to_csv(index=False).encode())
         path.chmod(0o644)  # package data: readable by every user (mkstemp makes it 0600)
         written.append(path)
+        runs = frame.drop_duplicates("key")
         prov["chapters"][name] = {
             "datasets": per_ds,
+            "results_fingerprints": sorted(runs["results_fingerprint"].dropna().astype(str)
+                                           .unique().tolist()),
+            "seeds": sorted(int(s) for s in runs["seed"].unique()),
+            "machine": _machine(),
             "first_run": min(created),
             "last_run": max(created),
             "run_seconds": round(seconds, 1),
@@ -303,6 +337,7 @@ def summary(
         f"Versions: torch {_joined(runs['torch'])}, hashlib_nn {_joined(runs['hashlib_nn'])}, "
         f"git commit {commits}{' (with uncommitted changes)' if dirty else ''}."
     )
+    lines.append(traceability(frame))
     if prov.get("note"):
         lines.append(f"Note: {prov['note']}")
     return lines
@@ -329,9 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dataset", action="append", default=None)
     p.add_argument("--out-dir", default=None, help="default: the package's results folder")
     p.add_argument("--note", default="", help="a line stored in PROVENANCE.json")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="ship runs computed from a checkout with uncommitted changes")
     args = p.parse_args(argv)
     for path in ship(args.store, args.preset, args.chapter, args.dataset, args.out_dir,
-                     note=args.note):  # fmt: skip
+                     note=args.note, allow_dirty=args.allow_dirty):  # fmt: skip
         print(f"wrote {path}")
     print(coverage(args.preset, args.out_dir).to_string(index=False))
     return 0

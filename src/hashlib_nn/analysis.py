@@ -6,9 +6,9 @@ checkpoint x metric, columns ``width``, ``n_train``, ``epoch``, ``seed``, ``metr
 ``value``, ...) and to the paper's digitized values (:func:`hashlib_nn.reference.paper_values`).
 
 A verdict is computed, never written by hand: each ``*_verdict`` function states its rule in its
-docstring (which numbers, which thresholds) and returns a :class:`Verdict` whose ``status`` is one
-of ``reproduced``, ``partly reproduced``, ``not reproduced`` or ``not tested`` (too few points in
-the results to decide, e.g. a papermill run with a single width).
+docstring (which numbers, which thresholds) and measures the size of the gap to the paper with
+:mod:`hashlib_nn.verdicts` (points within the reading uncertainty plus half the seed range, the
+effect as a fraction of the paper's); its ``status`` is one of :data:`STATUSES`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ import numpy as np
 import pandas as pd
 
 from hashlib_nn.reference import READING_UNCERTAINTY, paper_values
-from hashlib_nn.verdicts import STATUSES, Verdict
+from hashlib_nn.verdicts import (
+    STATUSES,
+    Basis,
+    Verdict,
+    adequacy,
+    effect_ratio,
+    fmt,
+    judge,
+    not_tested,
+    point_table,
+)
 
 if TYPE_CHECKING:
     from hashlib_nn.codes import NeuralCodes
@@ -30,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CATEGORIZATION_METRICS",
     "KMEANS_SCORES",
+    "MIN_EPOCHS_FINAL",
     "STATUSES",
     "ClusterLabelling",
     "Verdict",
@@ -44,6 +55,7 @@ __all__ = [
     "constant_bit_effect",
     "constant_bits_by_width",
     "crossing",
+    "describe_comparison",
     "determinism_verdict",
     "final_rows",
     "firing_rate_histogram",
@@ -98,18 +110,17 @@ def compare_with_paper(ours: pd.DataFrame, paper: pd.DataFrame, *, on: Sequence[
                        value: str = "mean") -> pd.DataFrame:
     """Our aggregated values beside the paper's at the points both have.
 
-    ``ours`` has columns ``on`` and ``value``; ``paper`` is a slice of
-    :func:`~hashlib_nn.reference.paper_values` whose ``x`` column is renamed to the swept
-    column. Returns ``*on, ours, paper, diff`` (ours - paper) and ``within`` (|diff| within the
-    paper's reading uncertainty, ±{READING_UNCERTAINTY}).
+    ``ours`` has columns ``on`` and ``value`` (and, from :func:`aggregate`, ``lo``/``hi``: the
+    range over seeds); ``paper`` is a slice of :func:`~hashlib_nn.reference.paper_values` whose
+    ``x`` column is renamed to the swept column. Returns
+    :func:`hashlib_nn.verdicts.point_table`'s columns ``*on, ours, lo, hi, paper, diff``
+    (ours − paper), ``tolerance`` (the reading uncertainty ±{READING_UNCERTAINTY} plus half our
+    seed range there) and ``within`` (|diff| ≤ tolerance).
     """
     _require(ours, [*on, value])
     _require(paper, [*on, "value"])
-    merged = ours[[*on, value]].rename(columns={value: "ours"}).merge(
-        paper[[*on, "value"]].rename(columns={"value": "paper"}), on=list(on), how="inner")
-    merged["diff"] = merged["ours"] - merged["paper"]
-    merged["within"] = merged["diff"].abs() <= READING_UNCERTAINTY + 1e-12
-    return merged.sort_values(list(on)).reset_index(drop=True)
+    frame = ours.rename(columns={value: "mean"}) if value != "mean" else ours
+    return point_table(frame, paper, on=list(on))
 
 
 def monotone_share(x: Sequence[float], y: Sequence[float], *, decreasing: bool = True,
@@ -151,45 +162,90 @@ def _curve(agg: pd.DataFrame, metric: str, x: str = "width") -> tuple[np.ndarray
     return rows[x].to_numpy(dtype=float), rows["mean"].to_numpy(dtype=float)
 
 
-def determinism_verdict(agg: pd.DataFrame, *, dataset: str = "mnist") -> Verdict:
+#: The fewest epochs a run must have been allowed for a claim about the end of training (model
+#: size, categorization, determinism, sample size): below it (the 1-epoch ``smoke`` runs) the
+#: verdict is *not tested at this preset*. The ``quick`` preset trains up to 8.
+MIN_EPOCHS_FINAL = 5
+
+
+def _effect_on_table(table: pd.DataFrame, metric: str, x: str, *,
+                     rise: bool) -> tuple[float, float, float]:
+    """Ours and the paper's change of ``metric`` between the first and the last x of a
+    :func:`~hashlib_nn.verdicts.point_table` (a drop when not ``rise``), and their ratio."""
+    rows = table[table["metric"] == metric].sort_values(x)
+    if len(rows) < 2:
+        nan = float("nan")
+        return nan, nan, nan
+    sign = 1.0 if rise else -1.0
+    ours = sign * float(rows["ours"].iloc[-1] - rows["ours"].iloc[0])
+    paper = sign * float(rows["paper"].iloc[-1] - rows["paper"].iloc[0])
+    return ours, paper, effect_ratio(ours, paper)
+
+
+def _paper_on_width(dataset: str, metrics: Sequence[str]) -> pd.DataFrame:
+    from hashlib_nn.claims import paper_points
+
+    return paper_points("model_size", dataset, list(metrics), x="width")
+
+
+def determinism_verdict(agg: pd.DataFrame, *, dataset: str = "mnist", basis: Basis | None = None,
+                        min_share: float = 0.8, tol: float = 0.02,
+                        max_widest: float = 0.05) -> Verdict:
     """Claim 1 on the model-size axis: wide enough networks hash (almost) every example.
 
-    Input: :func:`aggregate` of the final epochs by ``width`` for ``rr_train`` and ``rr_test``.
-    Rule (thresholds ours, stated): *reproduced* when (a) train RR falls with width (at least
-    80% of consecutive steps non-increasing, tolerance 0.01), (b) the widest network has train RR
-    ≤ 0.01 and test RR ≤ 0.05 ("almost every region holds at most one example"), and, when
-    a width ≤ 10 was run, (c) its train RR ≥ 0.9 (too few bits to hash 48k examples: the paper's
-    figure shows 0.99). *Partly* when (b) holds but (a) or (c) fails, or (a) holds but the widest
-    network only reaches train RR ≤ 0.1; *not reproduced* otherwise. Fewer than two widths:
-    *not tested*.
+    Input: :func:`aggregate` of the final epochs by ``width`` for ``rr_train`` and ``rr_test``
+    (with ``lo``/``hi``, the seed range, where there are seeds). Rule:
+
+    - *direction*: train RR falls with width (at least ``min_share``, 80%, of the consecutive
+      steps non-increasing within ``tol`` = 0.02, the reading uncertainty) and the widest
+      network's train RR is at most ``max_widest`` (0.05: at least 95% of the training examples
+      have a code of their own);
+    - *size*: our train and test RR beside the paper's digitized points at the shared widths
+      (:func:`hashlib_nn.verdicts.point_table`), and the *effect*, the drop of RR from the
+      narrowest to the widest shared width, as a fraction of the paper's drop there (the
+      smaller of the two splits).
+
+    :func:`hashlib_nn.verdicts.judge` gives the status. Fewer than two widths: *not tested*;
+    runs allowed fewer than :data:`MIN_EPOCHS_FINAL` epochs: *not tested at this preset*; no
+    paper values (Fashion-MNIST): *not comparable*.
     """
     claim = ("Almost every training example gets a linear region of its own once the network "
              "is wide enough (redundancy ratio → 0 as width grows).")
+    reason = adequacy(basis, min_epochs=MIN_EPOCHS_FINAL)
+    if reason:
+        return not_tested(claim, reason, basis=basis, preset_reason=True)
+    _require(agg, ["width", "metric", "mean"])
     w, rr_train = _curve(agg, "rr_train")
     _, rr_test = _curve(agg, "rr_test")
     if len(w) < 2 or len(rr_test) != len(w):
-        return Verdict(claim, "not tested", f"Only {len(w)} width(s) in the results; the "
-                       "verdict needs at least two.")
-    falls = monotone_share(w, rr_train, tol=0.01)
+        return not_tested(claim, f"only {len(w)} width(s) with both train and test RR in the "
+                          "results; the verdict needs at least two", basis=basis)
+    falls = monotone_share(w, rr_train, tol=tol)
     widest, tr_w, te_w = w[-1], rr_train[-1], rr_test[-1]
-    narrow = w <= 10
-    narrow_ok = bool(np.all(rr_train[narrow] >= 0.9)) if narrow.any() else True
-    unique = tr_w <= 0.01 and te_w <= 0.05
+    direction = falls >= min_share and tr_w <= max_widest
     numbers = {"share_of_steps_falling": falls, "widest": float(widest),
-               "rr_train_widest": float(tr_w), "rr_test_widest": float(te_w)}
-    evidence = (f"On {dataset}, train RR falls with width in {falls:.0%} of the steps; at width "
-                f"{widest:g} train RR = {tr_w:.3f} and test RR = {te_w:.3f}")
-    if narrow.any():
-        numbers["rr_train_narrowest"] = float(rr_train[0])
-        evidence += f"; at width {w[0]:g} train RR = {rr_train[0]:.3f}"
-    evidence += "."
-    if falls >= 0.8 and unique and narrow_ok:
-        status = "reproduced"
-    elif unique or (falls >= 0.8 and tr_w <= 0.1):
-        status = "partly reproduced"
-    else:
-        status = "not reproduced"
-    return Verdict(claim, status, evidence, numbers)
+               "rr_train_widest": float(tr_w), "rr_test_widest": float(te_w),
+               "rr_train_narrowest": float(rr_train[0])}
+    direction_text = (f"On {dataset}, train RR falls with width in {falls:.0%} of the steps "
+                      f"(at least {min_share:.0%} needed) from {rr_train[0]:.3f} at width "
+                      f"{fmt(w[0])} to {tr_w:.3f} at width {fmt(widest)} (at most "
+                      f"{fmt(max_widest)} needed); test RR there is {te_w:.3f}.")
+    paper = _paper_on_width(dataset, ["rr_train", "rr_test"])
+    if paper.empty:
+        return judge(claim, None, direction=direction, direction_text=direction_text, x="width",
+                     dataset=dataset, numbers=numbers, basis=basis)
+    table = point_table(agg[agg["metric"].isin(["rr_train", "rr_test"])], paper,
+                        on=["metric", "width"])
+    effects = {m: _effect_on_table(table, m, "width", rise=False)
+               for m in ("rr_train", "rr_test")}
+    ratios = [r for _, _, r in effects.values() if not np.isnan(r)]
+    effect = min(ratios) if ratios else float("nan")
+    effect_text = "Drop of RR between the narrowest and the widest shared width: " + "; ".join(
+        f"{m.replace('rr_', '')} {o:.3f} against the paper's {p:.3f}"
+        for m, (o, p, _) in effects.items() if not np.isnan(o)) + "."
+    return judge(claim, table, direction=direction, direction_text=direction_text, x="width",
+                 by=["metric"], effect=effect, effect_text=effect_text, dataset=dataset,
+                 numbers=numbers, basis=basis)
 
 
 def paper_curve(experiment: str, dataset: str, metric: str, *, x: str,
@@ -539,86 +595,108 @@ def firing_rate_histogram(anatomy: CollisionAnatomy, *, bins: int = 20) -> pd.Da
 
 
 def categorization_verdict(agg: pd.DataFrame, *, dataset: str = "mnist",
-                           tolerance: float = 0.03, min_share: float = 0.8,
-                           tol: float = 0.01) -> Verdict:  # fmt: skip
-    """Claim 2 on the model-size axis: K-NN and logistic regression on the codes of a wide
-    network reach the paper's accuracy, and the accuracy rises with width.
+                           basis: Basis | None = None, min_share: float = 0.8,
+                           tol: float = 0.02) -> Verdict:  # fmt: skip
+    """Claim 2 on the model-size axis: K-NN and logistic regression on the codes reach the
+    paper's accuracy, rising with width.
 
     Input: :func:`aggregate` (or :func:`categorization_curves`) of the final epochs by
-    ``width`` with ``knn_test`` and ``lr_test``. Rule (thresholds ours, stated):
+    ``width`` with ``knn_test`` and ``lr_test``. Rule:
 
-    (a) *level*: at the widest width that the paper's figure also reports, our mean test
-        accuracy is at least the paper's minus ``tolerance`` (0.03), for K-NN and for LR
-        (MNIST width 100: 0.95 and 0.925). One-sided: the claim is "fairly good accuracy",
-        which a higher value supports; the evidence gives the signed difference either way;
-    (b) *trend*: each of K-NN and LR is non-decreasing in at least ``min_share`` (80%) of the
-        consecutive width steps (tolerance ``tol``, 0.01).
+    - *direction*: each of K-NN and LR is non-decreasing in at least ``min_share`` (80%) of the
+      consecutive width steps (within ``tol``, 0.02);
+    - *size*: both curves beside the paper's digitized points at the shared widths
+      (:func:`hashlib_nn.verdicts.point_table`: within the reading uncertainty plus half the
+      seed range), and the *effect*, the gain from the narrowest to the widest shared width, as
+      a fraction of the paper's gain (the smaller of the two; MNIST K-NN 0.26 → 0.95).
 
-    *Reproduced*: all four checks pass; *partly reproduced*: some do; *not reproduced*: none.
-    *Not tested*: fewer than two widths, no paper values for ``dataset``, or no width shared
-    with the paper's figure. K-Means is reported in the numbers but does not decide: the
-    paper's K-Means split is unspecified and its score (purity) overstates accuracy.
+    Two-sided: an accuracy far above the paper's is a gap too (our codes would then not behave
+    as the paper's). :func:`hashlib_nn.verdicts.judge` gives the status. *Not tested*: fewer
+    than two widths, a missing metric, no width shared with the paper's figure, or runs allowed
+    fewer than :data:`MIN_EPOCHS_FINAL` epochs (*at this preset*); *not comparable*: no paper
+    values for ``dataset``. K-Means is reported in the numbers but does not decide: the paper's
+    K-Means split is unspecified and its score (purity) overstates accuracy.
     """
     claim = ("Simple classifiers on the neural codes categorize well: K-NN and logistic "
              "regression on a wide network's codes reach the paper's accuracy, rising with width.")
+    reason = adequacy(basis, min_epochs=MIN_EPOCHS_FINAL)
+    if reason:
+        return not_tested(claim, reason, basis=basis, preset_reason=True)
     _require(agg, ["width", "metric", "mean"])
     judged = ["knn_test", "lr_test"]
     missing = [m for m in judged if m not in set(agg["metric"])]
     if missing:
-        return Verdict(claim, "not tested", f"The results lack {missing}.")
+        return not_tested(claim, f"the results lack {', '.join(missing)}", basis=basis)
     w, _ = _curve(agg, "knn_test")
     if len(w) < 2:
-        return Verdict(claim, "not tested", f"Only {len(w)} width(s) in the results; the "
-                       "verdict needs at least two.")
-    paper = categorization_paper(dataset)
-    if paper.empty:
-        return Verdict(claim, "not tested", f"The paper reports no categorization values for "
-                       f"{dataset!r}.")
-    ref = {m: paper[paper["metric"] == m].set_index("width")["value"] for m in judged}
-    shared = sorted(set(w) & set(ref["knn_test"].index) & set(ref["lr_test"].index))
-    if not shared:
-        return Verdict(claim, "not tested", f"None of our widths {sorted(w.tolist())} is in "
-                       f"the paper's figure ({sorted(ref['knn_test'].index.tolist())}).")
-    at = shared[-1]
-    numbers: dict[str, float] = {"width": float(at)}
-    checks: list[bool] = []
-    parts: list[str] = []
+        return not_tested(claim, f"only {len(w)} width(s) in the results; the verdict needs at "
+                          "least two", basis=basis)
+    shares = {}
     for m in judged:
         x, y = _curve(agg, m)
-        ours = float(y[x == at][0])
-        theirs = float(ref[m][at])
-        share = monotone_share(x.tolist(), y.tolist(), decreasing=False, tol=tol)
-        checks += [ours >= theirs - tolerance, share >= min_share]
-        numbers.update({f"{m}": ours, f"{m}_paper": theirs, f"{m}_diff": ours - theirs,
-                        f"{m}_share_rising": share})  # fmt: skip
-        label = CATEGORIZATION_METRICS[m][1]
-        parts.append(f"{label} {ours:.3f} vs the paper's {theirs:.3f} ({ours - theirs:+.3f}), "
-                     f"non-decreasing in {share:.0%} of the width steps")
+        shares[m] = monotone_share(x.tolist(), y.tolist(), decreasing=False, tol=tol)
+    direction = all(v >= min_share for v in shares.values())
+    direction_text = (f"On {dataset}: " + "; ".join(
+        f"{CATEGORIZATION_METRICS[m][1]} non-decreasing in {shares[m]:.0%} of the width steps"
+        for m in judged) + f" (at least {min_share:.0%} needed, within ±{fmt(tol)}).")
+    numbers: dict[str, float] = {f"{m}_share_rising": shares[m] for m in judged}
+    paper = categorization_paper(dataset)
+    if paper.empty:
+        return judge(claim, None, direction=direction, direction_text=direction_text, x="width",
+                     dataset=dataset, numbers=numbers, basis=basis)
+    table = point_table(agg[agg["metric"].isin(judged)], paper[paper["metric"].isin(judged)],
+                        on=["metric", "width"])
+    if table.empty:
+        return not_tested(claim, f"none of our widths ({fmt(sorted(w.tolist()))}) is in the "
+                          f"paper's figure ({fmt(sorted(paper['width'].unique().tolist()))})",
+                          basis=basis)
+    at = float(table["width"].max())
+    numbers["width"] = at
+    level = []
+    for m in judged:
+        row = table[(table["metric"] == m) & (table["width"] == at)]
+        if len(row):
+            ours, theirs = float(row["ours"].iloc[0]), float(row["paper"].iloc[0])
+            numbers.update({m: ours, f"{m}_paper": theirs, f"{m}_diff": ours - theirs})
+            level.append(f"{CATEGORIZATION_METRICS[m][1]} {ours:.3f} against the paper's "
+                         f"{theirs:.3f} ({ours - theirs:+.3f})")
     purity = agg[(agg["metric"] == "kmeans_purity_test") & (agg["width"] == at)]
     kmeans_ref = paper[(paper["metric"] == "kmeans_purity_test") & (paper["width"] == at)]
     if len(purity) and len(kmeans_ref):
         numbers["kmeans_purity_test"] = float(purity["mean"].iloc[0])
         numbers["kmeans_purity_paper"] = float(kmeans_ref["value"].iloc[0])
-    evidence = (f"On {dataset} at width {at:g} (the widest the paper's figure shares): "
-                + "; ".join(parts) + f". Level needs ≥ paper - {tolerance:g}; trend needs "
-                f"≥ {min_share:.0%} of steps non-decreasing (±{tol:g}).")
-    status = ("reproduced" if all(checks) else
-              "partly reproduced" if any(checks) else "not reproduced")
-    return Verdict(claim, status, evidence, numbers)
+    effects = {m: _effect_on_table(table, m, "width", rise=True) for m in judged}
+    ratios = [r for _, _, r in effects.values() if not np.isnan(r)]
+    effect = min(ratios) if ratios else None
+    effect_text = f"At width {fmt(at)} (the widest the paper's figure shares): " + \
+        "; ".join(level) + "."
+    if ratios:
+        effect_text += " Gain from the narrowest to the widest shared width: " + "; ".join(
+            f"{CATEGORIZATION_METRICS[m][1]} {o:+.3f} against the paper's {p:+.3f}"
+            for m, (o, p, _) in effects.items() if not np.isnan(o)) + "."
+    return judge(claim, table, direction=direction, direction_text=direction_text, x="width",
+                 by=["metric"], effect=effect, effect_text=effect_text, dataset=dataset,
+                 numbers=numbers, basis=basis)
 
 
 def describe_comparison(table: pd.DataFrame, *, x: str, by: str | None = None) -> str:
-    """One sentence on a :func:`compare_with_paper` table: how many points agree within the
-    reading uncertainty and where the largest gap is (computed, so prose never drifts)."""
+    """One sentence on a :func:`compare_with_paper` table: how many points agree within their
+    tolerance (the reading uncertainty plus half the seed range, or the reading uncertainty
+    alone when the table has no ``tolerance``) and where the largest gap is (computed, so prose
+    never drifts)."""
     _require(table, [x, "ours", "paper", "diff", "within"])
     if table.empty:
         return "The paper has no values at the points we ran."
     n, k = len(table), int(table["within"].sum())
     worst = table.loc[table["diff"].abs().idxmax()]
-    where = f"{x} {worst[x]:g}" + (f" ({by} {worst[by]})" if by else "")
+    where = f"{x} {fmt(worst[x])}" + (f" ({by} {fmt(worst[by])})" if by else "")
     sign = "below" if worst["diff"] < 0 else "above"
-    text = (f"{k} of {n} points agree with the paper within its reading uncertainty "
-            f"(±{READING_UNCERTAINTY}).")
+    if "tolerance" in table:
+        text = (f"{k} of {n} points agree with the paper within tolerance (reading uncertainty "
+                f"±{READING_UNCERTAINTY} plus half our seed range).")
+    else:
+        text = (f"{k} of {n} points agree with the paper within its reading uncertainty "
+                f"(±{READING_UNCERTAINTY}).")
     if k < n:
         text += (f" The largest gap is at {where}: ours {worst['ours']:.3f}, "
                  f"{abs(worst['diff']):.3f} {sign} the paper's {worst['paper']:.3f}.")

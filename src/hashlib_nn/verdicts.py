@@ -41,6 +41,7 @@ from hashlib_nn.reference import READING_UNCERTAINTY
 
 __all__ = [
     "MOST",
+    "MIN_DIRECTION_RATIO",
     "MIN_EFFECT_RATIO",
     "STATUSES",
     "Basis",
@@ -48,10 +49,14 @@ __all__ = [
     "adequacy",
     "basis_of",
     "effect_ratio",
+    "fmt",
+    "judge",
     "gap_status",
     "largest_gap",
     "ladder",
+    "not_tested",
     "point_table",
+    "share_text",
     "tolerance",
     "with_controls",
 ]
@@ -61,6 +66,9 @@ STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not comparable
 MOST = 0.5
 #: an effect (spike, drop, slope) must reach at least this fraction of the paper's.
 MIN_EFFECT_RATIO = 0.5
+#: below this fraction of the paper's effect the direction does not count as holding (an effect a
+#: tenth of the paper's is not the paper's effect in a smaller dose): :func:`judge`.
+MIN_DIRECTION_RATIO = 0.2
 
 _LABELS = {
     "reproduced": "REPRODUCED",
@@ -334,3 +342,74 @@ def with_controls(verdict: Verdict, controls: Mapping[str, Verdict], *,
             evidence += (f" Holds, but not because of training: the {' and the '.join(equal)} "
                          "satisfy the same rule.")
     return replace(verdict, status=status, evidence=evidence, controls=statuses)
+
+
+def judge(claim: str, table: pd.DataFrame | None, *, direction: bool, direction_text: str,
+          x: str, by: Sequence[str] = (), effect: float | None = None, effect_text: str = "",
+          dataset: str = "", numbers: Mapping[str, float] | None = None,
+          basis: Basis | None = None) -> Verdict:
+    """The verdict of a rule from its :func:`point_table`, its direction and its effect ratio.
+
+    ``direction``: whether the claimed direction holds in our numbers (``direction_text`` says
+    what was checked, in words). ``effect``: our effect as a fraction of the paper's
+    (:func:`effect_ratio`; None when the claim is not about an effect). The direction counts as
+    holding only when ``direction`` is true and the effect, where there is one, reaches
+    :data:`MIN_DIRECTION_RATIO` (a fifth) of the paper's; then :func:`gap_status` decides.
+    ``table`` None or empty: *not comparable* (the paper has no values; the direction alone
+    never passes). The evidence names the shared points within tolerance, the effect, and for
+    *partly* or *not reproduced* which criterion failed; ``largest_gap`` says where ours is
+    furthest from the paper's (:func:`largest_gap`).
+    """
+    numbers = dict(numbers or {})
+    if effect is not None:
+        numbers["effect_ratio"] = effect
+    sentences = [direction_text.strip()]
+    if effect_text:
+        sentences.append(effect_text.strip())
+    if table is None or table.empty:
+        where = f" for {dataset}" if dataset else ""
+        sentences.append(f"The paper gives no values{where} at the points we ran, so there is "
+                         "nothing to measure the gap against; the direction alone does not "
+                         "decide.")
+        return Verdict(claim, "not comparable", " ".join(sentences), numbers,
+                       basis=str(basis) if basis else "")
+    dir_ok = bool(direction) and (effect is None or (not np.isnan(effect)
+                                                     and effect >= MIN_DIRECTION_RATIO))
+    status = gap_status(table, direction=dir_ok, effect=effect)
+    within, shared = int(table["within"].sum()), len(table)
+    numbers.update({"points_within": within, "points_shared": shared,
+                    "largest_gap": float(table["diff"].abs().max())})
+    sentences.append(share_text(table) + ".")
+    failed = []
+    if not direction:
+        failed.append("the claimed direction does not hold")
+    elif effect is not None and (np.isnan(effect) or effect < MIN_DIRECTION_RATIO):
+        failed.append(f"the effect is {_ratio_text(effect)} the paper's, below the "
+                      f"{MIN_DIRECTION_RATIO:g} that counts as the same direction")
+    elif status != "reproduced":
+        if within / shared <= MOST:
+            failed.append(f"only {within} of {shared} shared points lie within tolerance "
+                          "(more than half must)")
+        if effect is not None and effect < MIN_EFFECT_RATIO:
+            failed.append(f"the effect is {_ratio_text(effect)} the paper's (at least "
+                          f"{MIN_EFFECT_RATIO:g} needed)")
+    if failed:
+        lead = "Partly: the direction holds, but " if status == "partly reproduced" else \
+            "Not reproduced: "
+        sentences.append(lead + "; ".join(failed) + ".")
+    return Verdict(claim, status, " ".join(sentences), numbers,
+                   basis=str(basis) if basis else "",
+                   largest_gap=largest_gap(table, x=x, by=by))
+
+
+def _ratio_text(ratio: float) -> str:
+    return "not measurable against" if np.isnan(ratio) else f"{fmt(ratio)} times"
+
+
+def not_tested(claim: str, reason: str, *, basis: Basis | None = None,
+               preset_reason: bool = False) -> Verdict:
+    """A *not tested* verdict: ``reason`` in words; with ``preset_reason`` (the runs are too
+    short or too small: :func:`adequacy`) it reads "not tested at this preset"."""
+    lead = "Not tested at this preset: " if preset_reason else "Not tested: "
+    return Verdict(claim, "not tested", lead + reason.rstrip(".") + ".",
+                   basis=str(basis) if basis else "")

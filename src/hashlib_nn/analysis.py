@@ -682,13 +682,14 @@ def categorization_verdict(agg: pd.DataFrame, *, dataset: str = "mnist",
 def describe_comparison(table: pd.DataFrame, *, x: str, by: str | None = None) -> str:
     """One sentence on a :func:`compare_with_paper` table: how many points agree within their
     tolerance (the reading uncertainty plus half the seed range, or the reading uncertainty
-    alone when the table has no ``tolerance``) and where the largest gap is (computed, so prose
-    never drifts)."""
+    alone when the table has no ``tolerance``) and where the largest gap outside tolerance is
+    (computed, so prose never drifts)."""
     _require(table, [x, "ours", "paper", "diff", "within"])
     if table.empty:
         return "The paper has no values at the points we ran."
     n, k = len(table), int(table["within"].sum())
-    worst = table.loc[table["diff"].abs().idxmax()]
+    missed = table[~table["within"].astype(bool)]
+    worst = (missed if len(missed) else table).pipe(lambda t: t.loc[t["diff"].abs().idxmax()])
     where = f"{x} {fmt(worst[x])}" + (f" ({by} {fmt(worst[by])})" if by else "")
     sign = "below" if worst["diff"] < 0 else "above"
     if "tolerance" in table:

@@ -35,6 +35,13 @@ tolerances). Dropout is the other exception: the batched path draws its masks fr
 generator for all models, so runs with ``dropout > 0`` are statistically equivalent to
 one-at-a-time runs, not equal to them.
 
+The deviation toggles of issue 13 are supported (each must agree across the models trained
+together): ``TrainConfig.loss="keras_clipped"`` (the backward pass zeroes the rows whose
+true-class probability is clipped), ``adam_form="keras"`` (the per-step epsilon of
+:func:`hashlib_nn.train.keras_adam_eps`), ``dtype="float64"`` (the whole stack in float64) and
+the models' ``bn_running_var`` (the running variance updated with its factor instead of
+PyTorch's unbiased one).
+
 :func:`train_many_sequential` has the same signature and loops over :func:`train`; it is the
 reference for the tests and the baseline for ``benchmarks/bench_batched.py``.
 """
@@ -49,8 +56,16 @@ import torch
 from torch import nn
 
 from hashlib_nn.device import resolve_device
-from hashlib_nn.models import PaperMLP, derive_seeds
-from hashlib_nn.train import EpochRecord, TrainConfig, TrainHistory, lr_at, train
+from hashlib_nn.models import PaperMLP, derive_seeds, running_var_factor
+from hashlib_nn.train import (
+    KERAS_EPSILON,
+    EpochRecord,
+    TrainConfig,
+    TrainHistory,
+    keras_adam_eps,
+    lr_at,
+    train,
+)
 
 __all__ = ["ManyCheckpointFn", "train_many", "train_many_sequential"]
 
@@ -58,9 +73,11 @@ ManyCheckpointFn = Callable[[int, int, nn.Module], None]
 """``on_checkpoint(model_index, epoch, model)``."""
 
 # Architecture attributes that must agree for models to be stacked.
-_ARCH_FIELDS = ("in_features", "width", "depth", "n_classes", "batchnorm", "dropout")
+_ARCH_FIELDS = ("in_features", "width", "depth", "n_classes", "batchnorm", "dropout",
+                "bn_running_var")
 # Config fields that drive the shared loop and must agree; the others may differ per model.
-_SHARED_FIELDS = ("epochs", "batch_size", "lr", "betas", "eps", "lr_decay", "lr_decay_every")
+_SHARED_FIELDS = ("epochs", "batch_size", "lr", "betas", "eps", "lr_decay", "lr_decay_every",
+                  "loss", "adam_form", "dtype")
 
 
 # --------------------------------------------------------------------------- validation
@@ -229,26 +246,27 @@ class _Stack:
     contiguous slice.
     """
 
-    def __init__(self, models: list[PaperMLP], wds: list[float], dev: torch.device) -> None:
+    def __init__(self, models: list[PaperMLP], wds: list[float], dev: torch.device,
+                 dtype: torch.dtype = torch.float32) -> None:  # fmt: skip
         self.depth = models[0].depth
         self.batchnorm = models[0].batchnorm
         self.shapes = [tuple(p.shape) for p in _model_params(models[0])]
         per_model = [_model_params(m) for m in models]
         with torch.no_grad():
             self.P = torch.cat([
-                torch.stack([ps[k].detach() for ps in per_model]).to(dev, torch.float32)
+                torch.stack([ps[k].detach() for ps in per_model]).to(dev, dtype)
                 .reshape(-1) for k in range(len(self.shapes))
             ])
             self.M = torch.zeros_like(self.P)
             self.V = torch.zeros_like(self.P)
             self.step = torch.zeros((), dtype=torch.float32, device=dev)
             bufs = [[_bn_buffers(bn) for bn in _bns(m)] for m in models]
-            self.rm = [torch.stack([b[i][0] for b in bufs]).to(dev, torch.float32)
+            self.rm = [torch.stack([b[i][0] for b in bufs]).to(dev, dtype)
                        for i in range(len(bufs[0]))]
-            self.rv = [torch.stack([b[i][1] for b in bufs]).to(dev, torch.float32)
+            self.rv = [torch.stack([b[i][1] for b in bufs]).to(dev, dtype)
                        for i in range(len(bufs[0]))]
         self.nbt = [int(b[0][2]) if b else 0 for b in bufs]
-        self.minus_one = torch.full((1, 1, 1), -1.0, device=dev)
+        self.minus_one = torch.full((1, 1, 1), -1.0, device=dev, dtype=dtype)
         self.fused = True  # torch._fused_adam_ until it proves unavailable
         self.steps_done = 0
         self._setup(len(models), wds)
@@ -263,7 +281,7 @@ class _Stack:
         self.g = self.views(self.G)
         self.m = self.views(self.M)
         self.v = self.views(self.V)
-        self.wds = torch.tensor(wds, dtype=torch.float32, device=self.P.device)  # (R,)
+        self.wds = torch.tensor(wds, dtype=self.P.dtype, device=self.P.device)  # (R,)
         self.any_wd = any(w != 0 for w in wds)
         # Adam groups by weight decay: the coupled L2 gradient 2 wd W on the hidden kernels is
         # Adam's own (coupled) ``weight_decay`` term, so it costs no extra pass. Each group is
@@ -350,6 +368,8 @@ def _train_step(
     bn_eps: float,
     drop_p: float,
     drop_gen: torch.Generator | None,
+    bn_rule: str = "unbiased",
+    keras_loss: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and backward of all R models on their batches: fills ``st.G`` (without the L2
     term) and updates the BN running stats; returns per-model (summed cross-entropy over the
@@ -378,9 +398,17 @@ def _train_step(
         if st.batchnorm:
             j = st.depth + st.per_layer * i
             z_in = z.view(1, -1, b)
-            z, mean, invstd = torch.native_batch_norm(
-                z_in, st.p[j + 1].reshape(-1), st.p[j + 2].reshape(-1), st.rm[i].view(-1),
-                st.rv[i].view(-1), True, bn_momentum, bn_eps)
+            if bn_rule == "unbiased":  # PyTorch's running statistics, in its own kernel
+                z, mean, invstd = torch.native_batch_norm(
+                    z_in, st.p[j + 1].reshape(-1), st.p[j + 2].reshape(-1), st.rm[i].view(-1),
+                    st.rv[i].view(-1), True, bn_momentum, bn_eps)
+            else:  # batch statistics only; the running ones updated with the rule's factor
+                z, mean, invstd = torch.native_batch_norm(
+                    z_in, st.p[j + 1].reshape(-1), st.p[j + 2].reshape(-1), None, None, True,
+                    bn_momentum, bn_eps)
+                var = z_in.var(dim=(0, 2), correction=0) * running_var_factor(bn_rule, b, bn_eps)
+                st.rm[i].view(-1).mul_(1 - bn_momentum).add_(mean, alpha=bn_momentum)
+                st.rv[i].view(-1).mul_(1 - bn_momentum).add_(var, alpha=bn_momentum)
             bn_saved = (z_in, mean, invstd)
             z = z.view(r, -1, b)
         a = torch.relu_(z)
@@ -393,14 +421,23 @@ def _train_step(
         inputs.append(a)
     wo, bo = st.p[-2], st.p[-1]
     logits = torch.baddbmm(bo.unsqueeze(2), wo, a)  # (R, C, B)
-    logp = torch.log_softmax(logits, dim=1)
     y3 = yb.unsqueeze(1)
-    ce_sum = logp.gather(1, y3).sum((1, 2)).neg_()  # (R,)
     correct = (logits.max(1).indices == yb).sum(1)  # max: first maximal index, as argmax
-    # Backward. d logits = (softmax - onehot) / B.
-    d = logp.exp_()
-    d.scatter_add_(1, y3, st.minus_one.expand(r, 1, b))
-    d.mul_(1.0 / b)
+    if keras_loss:  # Keras 2.2: -log clip(p_y, 1e-7, 1 - 1e-7), no gradient where clipped
+        d = torch.softmax(logits, dim=1)
+        d = d.div_(d.sum(1, keepdim=True))
+        p_y = d.gather(1, y3)  # (R, 1, B)
+        ce_sum = p_y.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON).log_().sum((1, 2)).neg_()
+        inside = (p_y >= KERAS_EPSILON) & (p_y <= 1.0 - KERAS_EPSILON)
+        d.scatter_add_(1, y3, st.minus_one.expand(r, 1, b))
+        d.mul_(inside.to(d.dtype).mul_(1.0 / b))
+    else:
+        logp = torch.log_softmax(logits, dim=1)
+        ce_sum = logp.gather(1, y3).sum((1, 2)).neg_()  # (R,)
+        # Backward. d logits = (softmax - onehot) / B.
+        d = logp.exp_()
+        d.scatter_add_(1, y3, st.minus_one.expand(r, 1, b))
+        d.mul_(1.0 / b)
     torch.bmm(d, a.transpose(1, 2), out=st.g[-2])
     torch.sum(d, dim=2, out=st.g[-1])
     da = torch.bmm(wo.transpose(1, 2), d)  # (R, h, B)
@@ -489,12 +526,13 @@ def train_many(
     n = x_t.shape[0] if rows_t is None else rows_t.shape[1]  # epoch length of every model
     cfg0 = configs[0]
     bs = cfg0.batch_size
-    x_t = x_t.detach().to(dev, torch.float32).contiguous()
+    dtype = configs[0].torch_dtype
+    x_t = x_t.detach().to(dev, dtype).contiguous()
     y_t = y_t.to(dev, torch.int64)
     shared_y = y_t.dim() == 1
     y_flat = y_t.reshape(-1)
     for m in models:
-        m.to(dev)
+        m.to(dev, dtype)
         m.train()
     ref = models[0]
     bn0 = _bns(ref)
@@ -514,7 +552,10 @@ def train_many(
 
     histories = [TrainHistory(config=c, device=str(dev)) for c in configs]
     active = list(range(r_all))  # model index of each stack position
-    st = _Stack(models, [float(c.weight_decay) for c in configs], dev)
+    st = _Stack(models, [float(c.weight_decay) for c in configs], dev, dtype)
+    bn_rule = ref.bn_running_var
+    keras_loss = cfg0.loss == "keras_clipped"
+    keras_adam = cfg0.adam_form == "keras"
     best = [float("inf")] * r_all
     wait = [0] * r_all
     last_checkpoint = [-1] * r_all
@@ -532,7 +573,7 @@ def train_many(
         for pos in range(len(active)):
             checkpoint(pos, 0)
     n_steps = (n + bs - 1) // bs
-    x_buf = torch.empty(r_all * min(bs, n), x_t.shape[1], device=dev)  # gathered batches
+    x_buf = torch.empty(r_all * min(bs, n), x_t.shape[1], device=dev, dtype=dtype)  # batches
     for epoch in range(cfg0.epochs):
         t0 = time.perf_counter()
         lr = lr_at(epoch, cfg0)
@@ -559,13 +600,16 @@ def train_many(
                                         out=x_buf[:r * b])
                 xb = xb.view(r, b, -1)
             yb = y_flat.index_select(0, rows[:, s:s + bs].reshape(-1)).view(r, b)
-            ce_sum, correct = _train_step(st, xb, yb, bn_momentum, bn_eps, drop_p, drop_gen)
+            ce_sum, correct = _train_step(st, xb, yb, bn_momentum, bn_eps, drop_p, drop_gen,
+                                          bn_rule, keras_loss)
             # Keras' epoch loss: sum over batches of (mean CE + wd ||W||^2) * batch size.
             loss_sum.add_(ce_sum)
             if st.any_wd:
                 loss_sum.add_(st.wds * st.l2(), alpha=b)
             correct_sum.add_(correct)
-            st.adam(lr, cfg0.betas, cfg0.eps)
+            eps = (keras_adam_eps(cfg0.eps, cfg0.betas[1], st.steps_done + 1) if keras_adam
+                   else cfg0.eps)
+            st.adam(lr, cfg0.betas, eps)
             st.steps_done += 1
         losses = (loss_sum / n).tolist()
         accs = (correct_sum.double() / n).tolist()

@@ -488,6 +488,10 @@ class CNNTrainConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for name, ours in (("loss", "logits"), ("adam_form", "torch"), ("dtype", "float32")):
+            if getattr(self, name) != ours:  # the MLP trainer's deviation toggles (issue 13)
+                raise ValueError(f"the CNN trainer supports only {name}={ours!r}; got "
+                                 f"{name}={getattr(self, name)!r}")  # fmt: skip
         if not (isinstance(self.rotation, float | int) and 0 <= self.rotation <= 180):
             raise ValueError(f"rotation must be in [0, 180] degrees; got {self.rotation!r}")
         if not (isinstance(self.shift, float | int) and 0 <= self.shift < 1):

@@ -145,8 +145,10 @@ class CNNRunConfig:
     data_fingerprint: str | None = None  # SHA-256 of the arrays of a Dataset passed in
 
     def to_dict(self) -> dict[str, Any]:
+        from hashlib_nn.train import deviation_identity
+
         d = dataclasses.asdict(self)
-        t = d["train"]
+        t = d["train"] = deviation_identity(d["train"])  # MLP-only toggles: keys unchanged
         for name in ("lr", "eps", "lr_decay", "weight_decay", "min_delta", "rotation", "shift"):
             t[name] = float(t[name])
         t["betas"] = [float(b) for b in t["betas"]]

@@ -15,6 +15,10 @@ suite     metrics (``<name>_train`` / ``<name>_test``)
 ``net``   the network's own ``net_loss`` (mean cross-entropy) and ``net_acc`` (from the logits
           that :func:`hashlib_nn.codes.neural_codes` returns with the codes: no second pass)
 ``kmeans``, ``knn``, ``lr``: :func:`hashlib_nn.categorization.categorization_report`
+``knn_sklearn``  opt-in (:data:`OPTIONAL_SUITES`, not in the defaults): ``knn_sklearn_test``, the
+          original's scikit-learn K-NN call (:func:`hashlib_nn.categorization.knn_accuracy_sklearn`;
+          1-17 s per evaluation on MNIST, so only the differential runs of
+          :mod:`hashlib_nn.deviations` ask for it)
 ========  ======================================================================================
 
 :func:`sweep` runs many configurations, skips those already in the result store
@@ -58,6 +62,7 @@ __all__ = [
     "BUILTIN_DATASETS",
     "LABEL_NOISE_MODES",
     "METRIC_SUITES",
+    "OPTIONAL_SUITES",
     "SCHEMA_VERSION",
     "TRAIN_SIZES",
     "Checkpoint",
@@ -80,6 +85,8 @@ SCHEMA_VERSION = 1
 
 #: Metric suites a run can compute at each checkpoint, in canonical order.
 METRIC_SUITES: tuple[str, ...] = ("rr", "net", "kmeans", "knn", "lr")
+#: Suites a run computes only when asked for (slow): the original's scikit-learn K-NN.
+OPTIONAL_SUITES: tuple[str, ...] = ("knn_sklearn",)
 _CATEGORIZATION = ("kmeans", "knn", "lr")
 
 #: The paper's data sets (loaded by :func:`hashlib_nn.data.load_dataset`).
@@ -275,6 +282,9 @@ class RunConfig:
     checkpoints: tuple[int, ...] = ()  # epochs to evaluate (0 = initialization); the final epoch
     # is always evaluated (original: final only; training-time grid: 0, 1, 3, ..., 200)
     metrics: tuple[str, ...] = METRIC_SUITES  # suites per checkpoint, from METRIC_SUITES
+    # (default: all of them) and OPTIONAL_SUITES
+    bn_running_var: str = "unbiased"  # BatchNorm running-variance correction (deviation toggle,
+    # issue 13): "unbiased" (PyTorch, ours), "keras" (Keras 2.2), "biased"; PaperMLP's argument
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or self.dataset not in available_datasets():
@@ -330,11 +340,18 @@ class RunConfig:
         object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "depth", int(self.depth))
         metrics = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
+        suites = METRIC_SUITES + OPTIONAL_SUITES
         for m in metrics:
-            if m not in METRIC_SUITES:
-                accepted = ", ".join(repr(s) for s in METRIC_SUITES)
+            if m not in suites:
+                accepted = ", ".join(repr(s) for s in suites)
                 raise ValueError(f"unknown metric {m!r}; accepted: {accepted}")
-        object.__setattr__(self, "metrics", tuple(m for m in METRIC_SUITES if m in metrics))
+        object.__setattr__(self, "metrics", tuple(m for m in suites if m in metrics))
+        from hashlib_nn.models import BN_RUNNING_VARS
+
+        if self.bn_running_var not in BN_RUNNING_VARS:
+            accepted = ", ".join(repr(r) for r in BN_RUNNING_VARS)
+            raise ValueError(f"bn_running_var must be one of {accepted}; "
+                             f"got bn_running_var={self.bn_running_var!r}")  # fmt: skip
         checkpoints = tuple(self.checkpoints)
         for c in checkpoints:
             if not _is_int(c) or c < 0 or c > self.train.epochs:
@@ -415,7 +432,9 @@ def _canonical(obj: Any) -> str:
 def _training_identity(config: RunConfig) -> dict[str, Any]:
     """What determines the trained network, normalized (floats as floats; early-stopping
     settings dropped when early stopping is off)."""
-    t = dataclasses.asdict(config.train)
+    from hashlib_nn.train import deviation_identity
+
+    t = deviation_identity(dataclasses.asdict(config.train))  # toggles at default: left out
     for k in ("lr", "eps", "lr_decay", "weight_decay", "min_delta"):
         t[k] = float(t[k])
     t["betas"] = [float(b) for b in t["betas"]]
@@ -429,6 +448,8 @@ def _training_identity(config: RunConfig) -> dict[str, Any]:
     }  # fmt: skip
     if config.label_noise > 0:  # (keys of "uniform_other" runs are those of before the field)
         d["label_noise_mode"] = config.label_noise_mode
+    if config.bn_running_var != "unbiased":  # (keys of default runs: as before the toggle)
+        d["bn_running_var"] = config.bn_running_var
     fp = _data_fingerprint(config.dataset)
     if fp is not None:
         d["data"] = fp
@@ -619,6 +640,7 @@ _SUITE_PREFIXES = (
     ("rr", ("rr_", "collision_", "n_distinct_")),
     ("net", ("net_",)),
     ("kmeans", ("kmeans_",)),
+    ("knn_sklearn", ("knn_sklearn_",)),  # before "knn": its names start with "knn_" too
     ("knn", ("knn_",)),
     ("lr", ("lr_",)),
 )
@@ -731,6 +753,7 @@ def _build_model(config: RunConfig, data: _RunData) -> PaperMLP:
         batchnorm=config.batchnorm,
         dropout=config.dropout,
         seed=config.seed,
+        bn_running_var=config.bn_running_var,
     )
 
 
@@ -756,10 +779,16 @@ def _codes_and_logits(
 def _evaluate(model: nn.Module, config: RunConfig, data: _RunData, device: Any,
               epoch: int) -> Checkpoint:  # fmt: skip
     """All requested metric suites of ``model`` at ``epoch``."""
+    import copy
+
+    import torch
+
     from hashlib_nn.metrics import collision_fraction, distinct_codes
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
+    if next(model.parameters()).dtype != torch.float32:  # a float64 run: the encoder works in
+        model = copy.deepcopy(model).float()  # float32, on the weights rounded to float32
     codes_tr, logits_tr = _codes_and_logits(model, data.x_eval, device)
     codes_te, logits_te = _codes_and_logits(model, data.x_test, device)
     timings["codes"] = time.perf_counter() - t0
@@ -801,6 +830,12 @@ def _evaluate(model: nn.Module, config: RunConfig, data: _RunData, device: Any,
             elif name not in ("n_bits", "n_train", "n_test"):  # known already
                 m[name] = float(value)
         timings["categorization"] = time.perf_counter() - t
+    if "knn_sklearn" in config.metrics:
+        from hashlib_nn.categorization import knn_accuracy_sklearn
+
+        t = time.perf_counter()
+        m["knn_sklearn_test"] = knn_accuracy_sklearn(codes_tr, data.y_eval, codes_te, data.y_test)
+        timings["knn_sklearn"] = time.perf_counter() - t
     return Checkpoint(epoch, m, time.perf_counter() - t0, timings)
 
 

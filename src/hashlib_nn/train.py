@@ -10,9 +10,25 @@
 | early stopping | on the *training* loss (incl. the L2 term), patience 10, min_delta 0 |
 
 Keras reports the epoch loss as the mean of the per-batch losses weighted by batch size, and
-its EarlyStopping compares that value; both are reproduced. Keras' Adam puts epsilon outside
-the bias correction of the second moment (``eps_hat = eps * sqrt(1 - beta2^t)``); the
-difference to PyTorch's Adam is below 1e-7 in the denominator and is not reproduced.
+its EarlyStopping compares that value; both are reproduced.
+
+Deviation toggles (issue 13, :mod:`hashlib_nn.deviations`). Three places where this trainer and
+Keras 2.2 compute differently are options of :class:`TrainConfig`; the defaults keep ours:
+
+- ``loss``: ``"logits"`` (ours: softmax cross-entropy from the logits) or ``"keras_clipped"``
+  (Keras 2.2's ``categorical_crossentropy`` on the softmax output: the probabilities are
+  renormalized and clipped to [1e-7, 1 - 1e-7] before the log, so an example whose true-class
+  probability lies outside that range contributes no gradient: :func:`keras_crossentropy`);
+- ``adam_form``: ``"torch"`` (epsilon added to the bias-corrected ``sqrt(v_hat)``) or
+  ``"keras"`` (Keras 2.2: the bias correction folded into the step size,
+  ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``, and epsilon added to ``sqrt(v)``). The two
+  are the same update with epsilon rescaled: Keras' step equals torch's with
+  ``eps_t = eps / sqrt(1 - beta2^t)`` (:func:`keras_adam_eps`), which is how it is run;
+- ``dtype``: ``"float32"`` (as Keras' default floatx) or ``"float64"`` (parameters, inputs and
+  Adam state in double precision; a sensitivity check, not the original's behaviour).
+
+The fourth, the correction of BatchNorm's running variance, belongs to the model
+(:class:`hashlib_nn.models.PaperMLP`'s ``bn_running_var``).
 
 Seeds: one user seed gives independent streams for initialization (the model's own
 ``seed``), for the per-epoch shuffles and for dropout (:func:`hashlib_nn.models.derive_seeds`),
@@ -21,6 +37,7 @@ so a run is reproducible on the CPU bit for bit.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -34,18 +51,39 @@ from hashlib_nn.device import resolve_device
 from hashlib_nn.models import derive_seeds
 
 __all__ = [
+    "ADAM_FORMS",
+    "DTYPES",
+    "KERAS_EPSILON",
+    "LOSSES",
     "EarlyStopping",
     "EpochRecord",
     "TrainConfig",
     "TrainHistory",
     "batch_starts",
+    "deviation_identity",
     "evaluate",
+    "keras_adam_eps",
+    "keras_crossentropy",
     "l2_parameters",
     "lr_at",
     "make_adam",
     "tile_to_length",
     "train",
 ]
+
+
+#: TrainConfig.loss: "logits" (ours) or "keras_clipped" (Keras 2.2's clipped probabilities).
+LOSSES: tuple[str, ...] = ("logits", "keras_clipped")
+#: TrainConfig.adam_form: where Adam's epsilon goes ("torch": ours; "keras": Keras 2.2).
+ADAM_FORMS: tuple[str, ...] = ("torch", "keras")
+#: TrainConfig.dtype: the precision of training ("float32": ours and Keras'; "float64").
+DTYPES: tuple[str, ...] = ("float32", "float64")
+#: Keras' fuzz factor ``K.epsilon()``: the clip of categorical_crossentropy.
+KERAS_EPSILON = 1e-7
+# The deviation toggles and their defaults (ours). A toggle at its default is left out of
+# content keys (deviation_identity), so runs stored before the toggles existed keep their keys.
+_DEVIATION_DEFAULTS: dict[str, str] = {"loss": "logits", "adam_form": "torch",
+                                       "dtype": "float32"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +102,9 @@ class TrainConfig:
     patience: int = 10  # EarlyStopping(monitor="loss", patience=10): original
     min_delta: float = 0.0  # original (Keras default)
     seed: int = 0  # not in the original (it set none); ours, for reproducibility
+    loss: str = "logits"  # LOSSES; "keras_clipped": Keras 2.2's (deviation toggle, issue 13)
+    adam_form: str = "torch"  # ADAM_FORMS; "keras": Keras 2.2's epsilon placement (toggle)
+    dtype: str = "float32"  # DTYPES; "float64": double precision (toggle)
 
     def __post_init__(self) -> None:
         def positive_int(name: str, v: object, minimum: int = 1) -> None:
@@ -83,6 +124,64 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be in (0, 1]; got {self.lr_decay!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
+        for name, accepted in (("loss", LOSSES), ("adam_form", ADAM_FORMS), ("dtype", DTYPES)):
+            if getattr(self, name) not in accepted:
+                raise ValueError(
+                    f"{name} must be one of {', '.join(repr(a) for a in accepted)}; "
+                    f"got {name}={getattr(self, name)!r}"
+                )
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The torch dtype of training (``dtype`` as a torch.dtype)."""
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+def deviation_identity(train_fields: dict) -> dict:
+    """``train_fields`` (a TrainConfig as a dict) without the deviation toggles that are at
+    their defaults, for content keys: a run with every toggle at its default keeps the key it
+    had before the toggles existed.
+
+    >>> from dataclasses import asdict
+    >>> sorted(set(asdict(TrainConfig())) - set(deviation_identity(asdict(TrainConfig()))))
+    ['adam_form', 'dtype', 'loss']
+    >>> deviation_identity(asdict(TrainConfig(loss="keras_clipped")))["loss"]
+    'keras_clipped'
+    """
+    return {k: v for k, v in train_fields.items()
+            if not (k in _DEVIATION_DEFAULTS and v == _DEVIATION_DEFAULTS[k])}
+
+
+def keras_crossentropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Keras 2.2's ``categorical_crossentropy`` on a softmax output, batch mean.
+
+    As Keras 2.2 (TensorFlow backend) computes it: ``p = softmax(logits)``; ``p /= sum(p)``;
+    ``p = clip(p, 1e-7, 1 - 1e-7)``; loss ``-log p[y]``. The clip passes no gradient outside
+    the range (TensorFlow's min/max gradients, like ``torch.clamp``'s, flow only where the
+    value lies inside the bounds, bounds included), so an example whose true-class probability
+    is below 1e-7 (confidently wrong) or above 1 - 1e-7 (in float32: 0.99999988) adds to the
+    loss but not to the gradient. Inside the range the gradient equals the logits form's,
+    ``(softmax - onehot) / B``, up to rounding.
+    """
+    p = torch.softmax(logits, dim=1)
+    p = p / p.sum(dim=1, keepdim=True)
+    p = p.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+    return -torch.log(p.gather(1, y.reshape(-1, 1))).mean()
+
+
+def keras_adam_eps(eps: float, beta2: float, step: int) -> float:
+    """The epsilon that makes torch's Adam take Keras 2.2's step at (1-based) ``step``.
+
+    Keras: ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``; torch:
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps')``. They agree for
+    ``eps' = eps / sqrt(1 - b2^t)``: 32 times eps at the first step, eps in the limit.
+
+    >>> round(keras_adam_eps(1e-7, 0.999, 1) / 1e-7, 3)
+    31.623
+    """
+    if step < 1:
+        raise ValueError(f"step must be >= 1 (Adam counts steps from 1); got {step}")
+    return eps / math.sqrt(1.0 - beta2**step)
 
 
 def lr_at(epoch: int, config: TrainConfig) -> float:
@@ -160,12 +259,13 @@ def evaluate(
 ) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` in eval mode."""
     dev = resolve_device(device)
+    dtype = next(model.parameters()).dtype  # float32, or float64 after a float64 run
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
     try:
         for s in range(0, len(x), batch_size):
-            xb = torch.as_tensor(x[s : s + batch_size]).to(dev, torch.float32)
+            xb = torch.as_tensor(x[s : s + batch_size]).to(dev, dtype)
             yb = torch.as_tensor(y[s : s + batch_size]).to(dev, torch.int64)
             out = model(xb)
             total_loss += F.cross_entropy(out, yb, reduction="sum").item()
@@ -246,7 +346,8 @@ def train(
     reaches (0 = the untrained network, e ≥ 1 = after e epochs), and once more with the last
     epoch when the run ends (early stopping or ``config.epochs``) if that epoch was not a
     checkpoint already. The model is left in train mode; the callback may switch modes.
-    The learning-rate schedule and the Adam state run on across checkpoints.
+    The learning-rate schedule and the Adam state run on across checkpoints. With
+    ``config.dtype="float64"`` the model is converted to float64 in place (and stays so).
     """
     dev = resolve_device(device)
     x_t = torch.as_tensor(x)
@@ -257,12 +358,13 @@ def train(
         )
     if x_t.shape[0] == 0:
         raise ValueError("the training set is empty")
-    x_t = x_t.to(dev, torch.float32)
+    dtype = config.torch_dtype
+    x_t = x_t.to(dev, dtype)
     y_t = y_t.to(dev, torch.int64)
     wanted = sorted(set(int(c) for c in checkpoints))
     if wanted and wanted[0] < 0:
         raise ValueError(f"checkpoints must be epochs >= 0; got {wanted[0]}")
-    model.to(dev)
+    model.to(dev, dtype)
     history = TrainHistory(config=config, device=str(dev))
     _, shuffle_seed, dropout_seed = derive_seeds(config.seed)
     shuffle_gen = torch.Generator().manual_seed(shuffle_seed)
@@ -274,6 +376,9 @@ def train(
     wd = float(config.weight_decay)
     stopper = EarlyStopping(config.patience, config.min_delta)
     starts = batch_starts(n, bs)
+    loss_fn = keras_crossentropy if config.loss == "keras_clipped" else F.cross_entropy
+    keras_adam = config.adam_form == "keras"
+    step = 0
     last_checkpoint = -1
     t_start = time.perf_counter()
 
@@ -302,11 +407,11 @@ def train(
                 idx = perm[s:] if s == starts[-1] else perm[s : s + bs]
                 xb, yb = x_t[idx], y_t[idx]
                 out = model(xb)
-                ce = F.cross_entropy(out, yb)
+                ce = loss_fn(out, yb)
                 opt.zero_grad(set_to_none=True)
                 ce.backward()
                 with torch.no_grad():
-                    reg = torch.zeros((), device=dev)
+                    reg = torch.zeros((), device=dev, dtype=dtype)
                     if wd:
                         # Coupled L2: d/dW (wd * ||W||^2) = 2 wd W, added to the gradient.
                         for p in kernels:
@@ -315,6 +420,10 @@ def train(
                                 p.grad.add_(p, alpha=2 * wd)
                     loss_sum += (ce.detach() + wd * reg) * len(idx)
                     correct += (out.argmax(1) == yb).sum()
+                step += 1
+                if keras_adam:
+                    for group in opt.param_groups:
+                        group["eps"] = keras_adam_eps(config.eps, config.betas[1], step)
                 opt.step()
             epoch_loss = loss_sum.item() / n
             rec = EpochRecord(epoch + 1, lr, epoch_loss, correct.item() / n,

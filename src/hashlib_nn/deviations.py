@@ -1,0 +1,425 @@
+"""Where the gap to the paper comes from: our trainer with Keras 2.2's behaviours toggled one at a
+time, at the points the Keras twin runs (issue 13, "[2 of 6] Where the gap comes from").
+
+Each **variant** is our faithful (``standard``) protocol with one deviation toggled
+(:data:`VARIANTS`; the toggles are documented in :mod:`hashlib_nn.train` and
+:mod:`hashlib_nn.models`):
+
+============  =====================================================================================
+variant       what changes (everything else is the default protocol)
+============  =====================================================================================
+default       nothing: softmax cross-entropy from the logits, torch's Adam, PyTorch's unbiased
+              BatchNorm running variance, float32
+keras_loss    Keras 2.2's ``categorical_crossentropy`` on probabilities clipped to [1e-7, 1 - 1e-7]
+              (the original's behaviour)
+keras_adam    Keras 2.2's Adam, epsilon added to ``sqrt(v)`` after the bias correction is folded
+              into the step size (the original's behaviour)
+bn_biased     BatchNorm's running variance from the biased batch variance (tf.keras 2.x and
+              Keras 3; Keras 2.2 uses ``n / (n - 1.001)``, within 1.6e-5 of PyTorch's
+              ``n / (n - 1)``, so ``bn_biased`` bounds the Bessel correction's effect from above)
+float64       training in float64 (a sensitivity check; the original trained in float32)
+============  =====================================================================================
+
+The **points** (:func:`points`) are the twin's: model size at total widths 10, 20, 30, 40 (depth 1,
+up to 200 epochs, early stopping on the training loss), training time at width 40 after 0, 1, 3
+and 10 epochs at depth 1 and at depth 5 (the training-time script's default), and sample size at
+n = 100 and 1000 (width 40); seeds 0, 1, 2, and 0..9 at width 20. Depth is a coordinate of the
+points, not a variant: :func:`effects` with ``factor="depth"`` compares depth 5 with depth 1.
+
+Epoch 0 is the untrained network, identical under every toggle (same initialization, no update
+yet), so only the default variant evaluates it.
+
+K-NN is reported twice: ``knn_test`` (ours: exact, ties at the 9th distance to the smallest
+training index) and ``knn_sklearn_test``, the original's scikit-learn call
+(:func:`hashlib_nn.categorization.knn_accuracy_sklearn`, the number compared with the paper).
+The latter costs 1-17 s per evaluation at these widths, so it is not a default suite of the
+evaluation: only these runs ask for it (the ``knn_sklearn`` suite of
+:class:`hashlib_nn.experiments.RunConfig`).
+
+Runs go through :func:`hashlib_nn.experiments.sweep` and the result store, so nothing trains
+twice and an interruption loses only the group in progress; :func:`run_points` appends each
+finished group's rows to ``results/twin/ours.csv`` (tidy, with provenance). :func:`load_ours`
+reads that file and :func:`effects` computes each toggle's effect against the default with the
+seed spread; the appendix chapter calls these two.
+
+Command line::
+
+    python -m hashlib_nn.deviations run [--variants ...] [--experiments ...] [--seeds-w20 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hashlib_nn.experiments import RunConfig
+    from hashlib_nn.store import StoreLike
+
+__all__ = [
+    "COLUMNS",
+    "EXPERIMENTS",
+    "METRICS",
+    "OURS_CSV",
+    "VARIANTS",
+    "Point",
+    "configs_for",
+    "effects",
+    "load_ours",
+    "main",
+    "points",
+    "rows_of",
+    "run_points",
+]
+
+#: Each variant: the RunConfig/TrainConfig fields it changes from the default protocol.
+VARIANTS: dict[str, dict[str, str]] = {
+    "default": {},
+    "keras_loss": {"loss": "keras_clipped"},
+    "keras_adam": {"adam_form": "keras"},
+    "bn_biased": {"bn_running_var": "biased"},
+    "float64": {"dtype": "float64"},
+}
+#: The experiments of the differential runs, in priority order.
+EXPERIMENTS: tuple[str, ...] = ("model_size", "training_time", "sample_size")
+#: The metrics written to ours.csv (``epochs_run`` and ``n_bits_kept``, the bits that vary over
+#: train and test, are per-run facts kept for the collapsed-runs question).
+METRICS: tuple[str, ...] = (
+    "rr_train", "rr_test", "knn_test", "knn_sklearn_test", "lr_test", "kmeans_purity_test",
+    "net_acc_test", "n_bits_kept", "epochs_run",
+)  # fmt: skip
+#: Columns of ours.csv: the point, the value, then provenance.
+COLUMNS: tuple[str, ...] = (
+    "experiment", "variant", "width", "depth", "n_train", "epoch", "seed", "metric", "value",
+    "device", "trainer", "group_size", "train_seconds", "eval_seconds", "created", "git_commit",
+    "git_dirty", "results_fingerprint", "hashlib_nn", "torch", "numpy", "sklearn", "python",
+)  # fmt: skip
+_KEY = ("experiment", "variant", "width", "depth", "n_train", "epoch", "seed", "metric")
+#: Where the differential runs ship (beside the standard results).
+OURS_CSV = Path(__file__).resolve().parent / "results" / "twin" / "ours.csv"
+
+_TRAIN_FIELDS = ("loss", "adam_form", "dtype")
+_SKLEARN_MODES = ("auto", "all", "default", "none")
+_MODEL_FIELDS = ("bn_running_var",)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of the differential runs: an experiment at one width, depth and sample size,
+    evaluated at ``checkpoints`` (training time) or at the final epoch (early stopping on)."""
+
+    experiment: str
+    width: int
+    depth: int = 1
+    n_train: int | None = None  # None: all 48,000
+    epochs: int = 200
+    early_stopping: bool = True
+    checkpoints: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self) -> None:
+        if self.experiment not in EXPERIMENTS:
+            accepted = ", ".join(repr(e) for e in EXPERIMENTS)
+            raise ValueError(f"experiment must be one of {accepted}; got {self.experiment!r}")
+        if not self.seeds:
+            raise ValueError("seeds is empty; give at least one seed")
+
+
+def points(seeds: Sequence[int] = (0, 1, 2), seeds_w20: Sequence[int] = tuple(range(10)),
+           experiments: Iterable[str] = EXPERIMENTS) -> list[Point]:  # fmt: skip
+    """The twin's points (module docstring), in priority order: model size at widths 10 and 20,
+    training time at depth 1 and 5, model size at 30 and 40, then sample size."""
+    wanted = list(experiments)
+    for e in wanted:
+        if e not in EXPERIMENTS:
+            accepted = ", ".join(repr(x) for x in EXPERIMENTS)
+            raise ValueError(f"unknown experiment {e!r}; accepted: {accepted}")
+    s, s20 = tuple(int(x) for x in seeds), tuple(int(x) for x in seeds_w20)
+    tt = dict(epochs=10, early_stopping=False, checkpoints=(0, 1, 3, 10), seeds=s)
+    out = [
+        Point("model_size", 10, seeds=s),
+        Point("model_size", 20, seeds=s20),
+        Point("training_time", 40, 1, **tt),  # type: ignore[arg-type]
+        Point("training_time", 40, 5, **tt),  # type: ignore[arg-type]
+        Point("model_size", 30, seeds=s),
+        Point("model_size", 40, seeds=s),
+        Point("sample_size", 40, n_train=100, seeds=s),
+        Point("sample_size", 40, n_train=1000, seeds=s),
+    ]
+    return [p for p in out if p.experiment in wanted]
+
+
+def configs_for(point: Point, variant: str, *, sklearn_knn: bool = True,
+                dataset: str = "mnist") -> list[RunConfig]:  # fmt: skip
+    """The RunConfigs of ``point`` under ``variant`` (one per seed).
+
+    Toggled variants leave epoch 0 out (it is the untrained network, identical under every
+    toggle). ``sklearn_knn`` adds the ``knn_sklearn`` suite (the original's K-NN call).
+    """
+    from hashlib_nn.experiments import METRIC_SUITES, RunConfig
+    from hashlib_nn.train import TrainConfig
+
+    if variant not in VARIANTS:
+        accepted = ", ".join(repr(v) for v in VARIANTS)
+        raise ValueError(f"unknown variant {variant!r}; accepted: {accepted}")
+    change = VARIANTS[variant]
+    train_kw = {k: v for k, v in change.items() if k in _TRAIN_FIELDS}
+    model_kw = {k: v for k, v in change.items() if k in _MODEL_FIELDS}
+    checkpoints = point.checkpoints
+    if variant != "default":
+        checkpoints = tuple(c for c in checkpoints if c != 0)
+    metrics = METRIC_SUITES + (("knn_sklearn",) if sklearn_knn else ())
+    return [
+        RunConfig(
+            dataset=dataset, width=point.width, depth=point.depth, n_train=point.n_train,
+            train=TrainConfig(epochs=point.epochs, early_stopping=point.early_stopping,
+                              seed=seed, **train_kw),
+            checkpoints=checkpoints, metrics=metrics, **model_kw,
+        )  # fmt: skip
+        for seed in point.seeds
+    ]
+
+
+def rows_of(point: Point, variant: str, results: Sequence[Any]) -> pd.DataFrame:
+    """Tidy rows (:data:`COLUMNS`) of the :class:`~hashlib_nn.experiments.RunResult` s of
+    ``point`` under ``variant``: :data:`METRICS` at each requested checkpoint (every one for
+    training time, the final epoch otherwise), with each run's provenance."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        prov = {
+            "device": r.device, "trainer": r.trainer, "group_size": r.group_size,
+            "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
+            "created": r.created,
+            **{k: r.versions.get(k) for k in ("git_commit", "git_dirty", "results_fingerprint",
+                                               "hashlib_nn", "torch", "numpy", "sklearn",
+                                               "python")},
+        }  # fmt: skip
+        if point.experiment == "training_time":
+            cps = [c for c in r.checkpoints if c.epoch in set(point.checkpoints)]
+        else:
+            cps = [r.final]
+        for cp in cps:
+            values = dict(cp.metrics)
+            values["epochs_run"] = float(r.epochs_run)
+            for metric in METRICS:
+                if metric not in values:
+                    continue
+                rows.append({
+                    "experiment": point.experiment, "variant": variant, "width": point.width,
+                    "depth": point.depth, "n_train": r.config.n_examples, "epoch": cp.epoch,
+                    "seed": r.seed, "metric": metric, "value": float(values[metric]), **prov,
+                })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _merge_into(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Write ``frame``'s rows into the CSV at ``path`` (rows with the same key replaced), via a
+    temporary file and a rename; return the whole table."""
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file():
+        old = pd.read_csv(path)
+        frame = pd.concat([old, frame], ignore_index=True)
+    frame = frame.drop_duplicates(list(_KEY), keep="last")
+    frame = frame.sort_values(list(_KEY), kind="stable").reset_index(drop=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return frame
+
+
+def run_points(
+    point_list: Sequence[Point] | None = None,
+    variants: Sequence[str] = tuple(VARIANTS),
+    *,
+    store: StoreLike | None = None,
+    csv_path: str | Path | None = OURS_CSV,
+    sklearn_knn: str = "auto",
+    device: str = "cpu",
+    log: Callable[[str], None] | None = print,
+    deadline: float | None = None,
+    dataset: str = "mnist",
+) -> pd.DataFrame:
+    """Train and measure every ``point`` under every variant; return the rows (and write them to
+    ``csv_path`` group by group).
+
+    Order: point by point (:func:`points` is in priority order), every variant at a point
+    before the next point. Each (point, variant) is one :func:`~hashlib_nn.experiments.sweep`
+    over its seeds (trained together, stored at once; a repeated call resumes from the store).
+
+    ``sklearn_knn``: ``"all"`` (every variant measures the original's K-NN), ``"default"``
+    (only the default variant: the toggles' effects are then read on ``knn_test``), ``"auto"``
+    (every variant where a run is evaluated once, at its final epoch; only the default at the
+    training-time points, whose four checkpoints per run would make it the dominant cost) or
+    ``"none"``. ``deadline``: a ``time.time()`` after which no new group starts.
+    """
+    import pandas as pd
+
+    from hashlib_nn.experiments import sweep
+    from hashlib_nn.store import open_store
+
+    if sklearn_knn not in _SKLEARN_MODES:
+        raise ValueError(f"sklearn_knn must be one of {', '.join(map(repr, _SKLEARN_MODES))}; "
+                         f"got {sklearn_knn!r}")  # fmt: skip
+    for v in variants:
+        if v not in VARIANTS:
+            accepted = ", ".join(repr(x) for x in VARIANTS)
+            raise ValueError(f"unknown variant {v!r}; accepted: {accepted}")
+    st = open_store(store)
+    out: list[pd.DataFrame] = []
+    for point in points() if point_list is None else point_list:
+        for variant in variants:
+            if deadline is not None and time.time() > deadline:
+                if log is not None:
+                    log(f"deadline passed: {point.experiment} w={point.width} d={point.depth} "
+                        f"n={point.n_train} {variant} and later groups not run")  # fmt: skip
+                return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+                    columns=list(COLUMNS))
+            with_sk = (sklearn_knn == "all" or (sklearn_knn != "none" and variant == "default")
+                       or (sklearn_knn == "auto" and point.experiment != "training_time"))
+            configs = configs_for(point, variant, sklearn_knn=with_sk, dataset=dataset)
+            t0 = time.perf_counter()
+            sweep(configs, store=st, device=device, progress=False)
+            results = [st.get(c) for c in configs]
+            missing = [c.describe() for c, r in zip(configs, results, strict=True) if r is None]
+            if missing:
+                raise RuntimeError(f"runs missing from the store after the sweep: {missing}")
+            rows = rows_of(point, variant, results)
+            out.append(rows)
+            if csv_path is not None:
+                _merge_into(Path(csv_path), rows)
+            if log is not None:
+                log(f"{time.strftime('%H:%M:%S')} {point.experiment} w={point.width} "
+                    f"d={point.depth} n={point.n_train} {variant} x{len(configs)}: "
+                    f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=list(COLUMNS))
+
+
+def load_ours(path: str | Path | None = None) -> pd.DataFrame:
+    """ours.csv (:data:`OURS_CSV` by default) as a frame with the columns of :data:`COLUMNS`."""
+    import pandas as pd
+
+    p = Path(path) if path is not None else OURS_CSV
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"no differential runs at {p}; run `python -m hashlib_nn.deviations run` first"
+        )
+    frame = pd.read_csv(p)
+    missing = [c for c in _KEY + ("value",) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{p} lacks the columns {missing}; expected {list(COLUMNS)}")
+    return frame
+
+
+def effects(frame: pd.DataFrame, *, factor: str = "variant", baseline: Any = "default",
+            metrics: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Each level of ``factor`` against ``baseline`` at every point, with the seed spread.
+
+    ``factor="variant"`` (baseline ``"default"``): each toggle's effect at equal experiment,
+    width, depth, n_train, epoch and metric. ``factor="depth"`` (baseline ``1``): depth against
+    depth 1 at equal experiment, variant, width, n_train, epoch and metric.
+
+    Per point and level: ``mean`` and ``mean_base`` (seed means), ``effect`` = mean - mean_base,
+    ``n``/``n_base`` (seeds), ``range``/``range_base`` (max - min over seeds), ``std``/``std_base``
+    (sample standard deviation over seeds, NaN with one seed), and ``beyond_spread``: True when
+    ``|effect|`` exceeds half the sum of the two seed ranges (the two seed intervals do not
+    overlap), i.e. the toggle moves the number by more than the seeds do. Seeds are not
+    paired: each level's mean and spread are over its own seeds.
+    """
+
+    if factor not in ("variant", "depth"):
+        raise ValueError(f"factor must be 'variant' or 'depth'; got {factor!r}")
+    if factor == "depth" and baseline == "default":
+        baseline = 1
+    need = list(_KEY) + ["value"]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the columns {missing}; expected at least {need}")
+    f = frame[need].copy()
+    if metrics is not None:
+        f = f[f["metric"].isin(list(metrics))]
+    f["n_train"] = f["n_train"].astype("int64")
+    if baseline not in set(f[factor]):
+        raise ValueError(f"baseline {factor}={baseline!r} is not in the frame; "
+                         f"present: {sorted(set(f[factor]), key=str)}")  # fmt: skip
+    point_cols = [c for c in _KEY if c not in ("seed", factor)]
+    stats = (f.groupby(point_cols + [factor], dropna=False)["value"]
+             .agg(mean="mean", n="count", lo="min", hi="max", std="std").reset_index())
+    stats["range"] = stats["hi"] - stats["lo"]
+    stats = stats.drop(columns=["lo", "hi"])
+    base = stats[stats[factor] == baseline].drop(columns=[factor])
+    others = stats[stats[factor] != baseline]
+    out = others.merge(base, on=point_cols, suffixes=("", "_base"), how="inner")
+    out["effect"] = out["mean"] - out["mean_base"]
+    out["beyond_spread"] = out["effect"].abs() > (out["range"] + out["range_base"]) / 2
+    cols = point_cols[:1] + [factor] + point_cols[1:] + [
+        "effect", "mean", "mean_base", "n", "n_base", "range", "range_base", "std", "std_base",
+        "beyond_spread"]  # fmt: skip
+    return out[cols].sort_values(point_cols[:1] + [factor] + point_cols[1:]).reset_index(
+        drop=True)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hashlib_nn.deviations run``: the differential runs (see the module doc)."""
+    parser = argparse.ArgumentParser(prog="python -m hashlib_nn.deviations",
+                                     description=__doc__.split("\n\n")[0])  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="train and measure the points under the variants")
+    r.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    r.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS),
+                   choices=list(EXPERIMENTS))  # fmt: skip
+    r.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per point (default 3)")
+    r.add_argument("--seeds-w20", type=int, default=10,
+                   help="seeds at model-size width 20 (default 10)")  # fmt: skip
+    r.add_argument("--widths", nargs="+", type=int, default=None,
+                   help="only the points at these widths")  # fmt: skip
+    r.add_argument("--sklearn-knn", choices=list(_SKLEARN_MODES), default="auto")
+    r.add_argument("--store", default=None, help="result store (default: hashlib_nn's)")
+    r.add_argument("--csv", default=str(OURS_CSV), help=f"output CSV (default {OURS_CSV})")
+    r.add_argument("--deadline", default=None,
+                   help="UTC time HH:MM after which no new group starts")  # fmt: skip
+    args = parser.parse_args(argv)
+    for name in ("seeds", "seeds_w20"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    pts = points(range(args.seeds), range(args.seeds_w20), args.experiments)
+    if args.widths:
+        pts = [p for p in pts if p.width in set(args.widths)]
+    deadline = None
+    if args.deadline:
+        deadline = _deadline(args.deadline)
+    run_points(pts, args.variants, store=args.store, csv_path=args.csv,
+               sklearn_knn=args.sklearn_knn, deadline=deadline,
+               log=lambda s: print(s, flush=True))  # fmt: skip
+    return 0
+
+
+def _deadline(hhmm: str) -> float:
+    """Today's ``HH:MM`` UTC as a ``time.time()`` value."""
+    import calendar
+
+    try:
+        hh, mm = (int(x) for x in hhmm.split(":"))
+        if not (0 <= hh < 24 and 0 <= mm < 60):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"deadline must be HH:MM (UTC); got {hhmm!r}") from None
+    now = time.gmtime()
+    return float(calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0, 0, 0, 0)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

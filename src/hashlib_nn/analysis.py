@@ -120,7 +120,12 @@ def compare_with_paper(ours: pd.DataFrame, paper: pd.DataFrame, *, on: Sequence[
     _require(ours, [*on, value])
     _require(paper, [*on, "value"])
     frame = ours.rename(columns={value: "mean"}) if value != "mean" else ours
-    return point_table(frame, paper, on=list(on))
+    table = point_table(frame, paper, on=list(on))
+    for c in on:  # point_table merges numeric keys as float: whole numbers back to int
+        col = table[c]
+        if pd.api.types.is_float_dtype(col) and len(col) and (col == col.round()).all():
+            table[c] = col.astype(int)
+    return table
 
 
 def monotone_share(x: Sequence[float], y: Sequence[float], *, decreasing: bool = True,

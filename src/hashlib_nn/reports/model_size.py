@@ -92,8 +92,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
             if sentence:
                 out.statements.append(sentence)
     else:
-        out.tables["ours"] = readable(ours[["metric", "width", "mean", "lo", "hi", "n"]],
-                                      COMPARISON_NAMES)  # fmt: skip
+        out.tables["comparison"] = readable(ours[["metric", "width", "mean", "lo", "hi", "n"]],
+                                            COMPARISON_NAMES)  # fmt: skip
         out.statements.append(f"The paper has no model-size values for {dataset}: its figures "
                               "show MNIST and CIFAR-10 only.")  # fmt: skip
 

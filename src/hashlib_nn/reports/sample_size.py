@@ -84,12 +84,21 @@ def early_stopping_statements(frame: pd.DataFrame, agg: pd.DataFrame, *,
         return [f"At every sample size some runs keep improving their training loss after the "
                 f"first learning-rate decay (epoch {decay_every})."]
     low = table.iloc[:k]
-    out.append(
-        f"Early stopping (on the training loss, patience {patience}, as in the original) ends "
-        f"every run with n ≤ {fmt(sizes[k - 1])} after {fmt(int(low['epochs_min'].min()))} to "
-        f"{fmt(int(low['epochs_max'].max()))} epochs: their training loss last improved by epoch "
-        f"{fmt(int(low['last_improvement_max'].max()))}, before the first learning-rate decay "
-        f"(after epoch {decay_every}), so these runs never train at the lower rate.")
+    stopped, runs = int(low["stopped_early"].sum()), int(low["runs"].sum())
+    head = (f"Every run with n ≤ {fmt(sizes[k - 1])} ends after "
+            f"{fmt(int(low['epochs_min'].min()))} to {fmt(int(low['epochs_max'].max()))} epochs")
+    decay = f"the first learning-rate decay (after epoch {decay_every})"
+    if stopped == runs:
+        out.append(f"{head}, all by early stopping on the training loss (patience {patience}, as "
+                   f"in the original): their training loss last improved by epoch "
+                   f"{fmt(int(low['last_improvement_max'].max()))}, before {decay}, so the "
+                   "lower rate never improved it.")
+    elif stopped == 0:
+        out.append(f"{head}, all by the epoch budget, before {decay}.")
+    else:
+        out.append(f"{head}, {stopped} of {runs} by early stopping on the training loss "
+                   f"(patience {patience}) and the others by the epoch budget; none improved its "
+                   f"training loss after {decay}.")
     if k == len(sizes):
         return out
     high = table.iloc[k:]
@@ -203,6 +212,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
         if sentence:
             out.statements.append(sentence)
     else:
+        out.tables["comparison"] = readable(ours[["metric", "width", "n_train", "mean", "lo",
+                                                  "hi", "n"]], COMPARISON_NAMES)  # fmt: skip
         out.statements.append(f"The paper has no sample-size values for {dataset}.")
     out.statements += _lowest_statements(agg)
 
@@ -216,12 +227,16 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
         out.statements.append(sentence)
     if {"epochs_run", "stopped_epoch"} <= set(frame.columns):
         stops = stopping_table(frame)
-        out.tables["stopping"] = readable(stops, {
-            "n_train": "Training examples n", "runs": "Runs",
-            "stopped_early": "Ended by early stopping", "epochs_min": "Fewest epochs",
-            "epochs_max": "Most epochs",
-            "last_improvement_max": "Latest last improvement of the training loss (epoch)",
-            "before_decay": f"All before the first decay (epoch {DECAY_EVERY})"})  # fmt: skip
+    else:
+        stops = pd.DataFrame(columns=["n_train", "runs", "stopped_early", "epochs_min",
+                                      "epochs_max", "last_improvement_max", "before_decay"])
+    out.tables["stopping"] = readable(stops, {
+        "n_train": "Training examples n", "runs": "Runs",
+        "stopped_early": "Ended by early stopping", "epochs_min": "Fewest epochs",
+        "epochs_max": "Most epochs",
+        "last_improvement_max": "Latest last improvement of the training loss (epoch)",
+        "before_decay": f"All before the first decay (epoch {DECAY_EVERY})"})  # fmt: skip
+    if len(stops):
         out.statements += early_stopping_statements(frame, agg)
 
     out.verdicts["rr"] = sample_size_rr_verdict(agg, dataset=dataset, basis=basis)

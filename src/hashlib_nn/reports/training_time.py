@@ -110,6 +110,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
                 f"over the {len(at1)} curves both have).")  # fmt: skip
         out.statements.append(gap_sides(table, "Redundancy ratios at epoch 1 and at the end"))
     else:
+        out.tables["comparison"] = readable(ours[["metric", "width", "epoch", "mean", "lo", "hi",
+                                                  "n"]], COMPARISON_NAMES)  # fmt: skip
         out.statements.append(f"The paper has no training-time values for {dataset} at widths "
                               f"{fmt(widths)}.")  # fmt: skip
 

@@ -60,11 +60,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BOUNDARIES",
     "CRITICAL",
     "REGIMES",
     "SUFFICIENT",
     "UNDER",
     "PhaseThresholds",
+    "boundary_positions",
     "phase_regime",
     "phase_regimes",
     "regime_boundaries",
@@ -370,3 +372,52 @@ def threshold_sensitivity(
             )
             frames.append(pd.concat([head, b], axis=1))
     return pd.concat(frames, ignore_index=True)
+
+
+#: The two boundaries of the chart, named by the regimes they separate, and the rank (index in
+#: :data:`REGIMES`) a cell must reach to lie beyond each.
+BOUNDARIES: dict[str, int] = {f"{UNDER} | {CRITICAL}": 1, f"{CRITICAL} | {SUFFICIENT}": 2}
+
+
+def boundary_positions(
+    cells: pd.DataFrame, x: str, y: str, *, by: Sequence[str] = (), column: str = "regime"
+) -> pd.DataFrame:
+    """Where each boundary of the chart lies on the ``x`` grid, for every row ``y``.
+
+    ``cells`` holds one row per (by, y, x) cell with a regime column (:func:`phase_regimes`).
+    A boundary (:data:`BOUNDARIES`) lies before the first x, scanning upwards, whose regime is
+    at least as expressive as the regime above the boundary. Returns one row per (by, y,
+    boundary): ``x_boundary`` (that first x; NaN when no x of the row reaches it) and
+    ``position`` (its index in the sorted x values of the whole ``by`` group: 0 = the smallest
+    x is already beyond the boundary, ``len(grid)`` = no x of the row is), so that positions of
+    different rows compare on one grid.
+
+    >>> cells = pd.DataFrame({"width": [10, 20, 40, 10, 20, 40], "epoch": [1, 1, 1, 9, 9, 9],
+    ...                       "regime": [UNDER, CRITICAL, CRITICAL, CRITICAL, CRITICAL,
+    ...                                  SUFFICIENT]})
+    >>> boundary_positions(cells, "width", "epoch")["position"].tolist()
+    [1, 3, 0, 2]
+    """
+    _require(cells, [*by, x, y, column], "boundary_positions")
+    unknown = sorted(set(cells[column]) - set(REGIMES))
+    if unknown:
+        raise ValueError(f"column {column!r} must hold regimes {REGIMES}; got {unknown}")
+    rows: list[dict[str, object]] = []
+    groups = cells.groupby(list(by), sort=True) if by else [((), cells)]
+    for key, g in groups:
+        key_t = key if isinstance(key, tuple) else (key,)
+        grid = sorted(g[x].unique())
+        index = {v: i for i, v in enumerate(grid)}
+        for yv, row in g.groupby(y, sort=True):
+            row = row.sort_values(x, kind="stable")
+            ranks = row[column].map(_RANK).to_numpy()
+            xs = row[x].to_numpy()
+            for name, rank in BOUNDARIES.items():
+                hit = np.flatnonzero(ranks >= rank)
+                x_b = xs[hit[0]] if hit.size else math.nan
+                pos = index[x_b] if hit.size else len(grid)
+                rows.append({**dict(zip(by, key_t, strict=True)), y: yv, "boundary": name,
+                             "x_boundary": x_b, "position": int(pos)})
+    out = pd.DataFrame(rows, columns=[*by, y, "boundary", "x_boundary", "position"])
+    out["x_boundary"] = pd.to_numeric(out["x_boundary"])
+    return out

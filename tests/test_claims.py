@@ -773,3 +773,32 @@ def test_faithful_checks_measure_the_whole_curve() -> None:
                          for w in PAPER_WIDTHS})  # fmt: skip
     row = claims.faithful_checks(shifted).iloc[5]
     assert not row["met"] and row["ours"] <= 0.5 and "largest gap at width" in row["note"]
+
+
+# --- helpers of the reports and the claims page -------------------------------------------------
+
+
+def test_gap_sides_counts_within_below_and_above() -> None:
+    table = pd.DataFrame({"metric": ["rr_test"] * 4, "width": [10, 20, 30, 40],
+                          "ours": [0.5, 0.2, 0.9, 0.1], "paper": [0.5, 0.5, 0.5, 0.11],
+                          "diff": [0.0, -0.3, 0.4, -0.01], "tolerance": [0.02] * 4,
+                          "within": [True, False, False, True]})  # fmt: skip
+    assert claims.gap_sides(table, "Test RR") == (
+        "Test RR: 2 of 4 shared points lie within tolerance of the paper's, 1 below it and 1 "
+        "above it; the largest gap is +0.400 (RR (test), width 30: ours 0.900, the paper's "
+        "0.500).")  # fmt: skip
+    assert claims.gap_sides(table.iloc[0:0], "Test RR") == ""
+
+
+def test_controls_for_builds_the_controls_of_every_claim() -> None:
+    tt = _tidy("training_time")
+    ms = _tidy("model_size")
+    frame = pd.concat([ms.assign(control="untrained"), ms.assign(control="simhash")])
+    out = claims.controls_for({"training_time": tt}, frame)
+    assert set(out) == {"untrained network", "random projection (SimHash)"}
+    assert set(out["untrained network"]) == {"model_size", "training_time"}
+    assert set(out["random projection (SimHash)"]) == {"model_size"}
+    assert (out["untrained network"]["training_time"]["epoch"] == 200).any()
+    assert claims.controls_for({"training_time": tt[tt["epoch"] > 0]}) == {}
+    with pytest.raises(ValueError, match="needs a 'control' column"):
+        claims.controls_for({}, ms)

@@ -73,6 +73,7 @@ __all__ = [
     "claims_table",
     "combine_verdicts",
     "computed",
+    "controls_for",
     "curve_labels",
     "describe_faithful_checks",
     "epoch_changes",
@@ -1279,6 +1280,33 @@ def evaluate_claims(
         if judged:
             verdict = with_controls(verdict, judged, about_training=claim.about_training)
         out[name] = verdict
+    return out
+
+
+def controls_for(
+    results: Mapping[str, pd.DataFrame], model_size_controls: pd.DataFrame | None = None
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The ``controls`` argument of :func:`evaluate_claims` for a set of chapter results.
+
+    ``model_size_controls``: tidy control rows over the model-size grid with a ``control``
+    column (:mod:`hashlib_nn.controls`: ``"untrained"``/``"simhash"`` or their labels); each
+    control serves the claims decided on the model-size grid (1, 2, 3a). The untrained network
+    of claim 3b is built here from ``results["training_time"]``: its epoch-0 rows at every
+    epoch (:func:`untrained_rows`), when the results hold epoch 0.
+    """
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    if model_size_controls is not None and len(model_size_controls):
+        if "control" not in model_size_controls.columns:
+            raise ValueError("model_size_controls needs a 'control' column; has "
+                             f"{list(model_size_controls.columns)}")  # fmt: skip
+        from hashlib_nn.controls import CONTROL_LABELS
+
+        for name, rows in model_size_controls.groupby("control", sort=False):
+            label = CONTROL_LABELS.get(str(name), str(name))
+            out.setdefault(label, {})["model_size"] = rows.reset_index(drop=True)
+    tt = results.get("training_time")
+    if tt is not None and "epoch" in tt.columns and (tt["epoch"] == 0).any():
+        out.setdefault("untrained network", {})["training_time"] = untrained_rows(tt)
     return out
 
 

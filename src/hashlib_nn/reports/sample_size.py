@@ -107,8 +107,8 @@ def early_stopping_statements(frame: pd.DataFrame, agg: pd.DataFrame, *,
     text = (f"From n = {fmt(sizes[k])} on, runs train {fmt(int(high['epochs_min'].min()))} to "
             f"{fmt(int(high['epochs_max'].max()))} epochs")
     if len(mixed):
-        text += (f"; at n = {fmt(mixed['n_train'].tolist())} some runs stop early and others "
-                 "keep improving past the decay")
+        text += (f"; at n = {fmt(mixed['n_train'].tolist())} the training loss of some runs last "
+                 "improved before the decay and of others after it")
     out.append(text + ".")
     n0, n1 = sizes[k - 1], sizes[k]
     test = agg[agg["metric"] == "rr_test"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from hashlib_nn import experiments
@@ -26,6 +27,7 @@ from hashlib_nn.cli import main
 from hashlib_nn.codes import NeuralCodes, neural_codes
 from hashlib_nn.data import DataIntegrityError, DataNotFoundError, load_dataset
 from hashlib_nn.device import resolve_device
+from hashlib_nn.encoder import NeuralCodeEncoder
 from hashlib_nn.experiments import RunConfig, register_dataset, synthetic_dataset
 from hashlib_nn.metrics import redundancy_ratio
 from hashlib_nn.models import PaperMLP
@@ -104,6 +106,26 @@ def sweep_with_env_scheduler(env: Env) -> object:
         return experiments.sweep([tiny_config()])
 
 
+def with_values(shape: tuple[int, ...], **where: float) -> np.ndarray:
+    """Zeros of ``shape`` (float32) with values at positions named like ``at_1_2=nan``."""
+    x = np.zeros(shape, np.float32)
+    for name, value in where.items():
+        x[tuple(int(i) for i in name.split("_")[1:])] = value
+    return x
+
+
+def tiny_mlp(in_features: int = 4) -> PaperMLP:
+    return PaperMLP(in_features, 3, seed=0)
+
+
+def fitted_encoder(n_features: int = 6) -> NeuralCodeEncoder:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, n_features)).astype(np.float32)
+    return NeuralCodeEncoder(width=4, epochs=1, device="cpu").fit(x, np.arange(40) % 2)
+
+
+FINITE = r"\. Neural codes need finite inputs: drop or impute those values first$"
+
 CASES = [
     # --- data sets and presets --------------------------------------------------------------
     Bad("unknown-dataset", lambda e: RunConfig(dataset="nope"), ValueError,
@@ -162,6 +184,64 @@ CASES = [
         r"shape \(8,\)"),
     Bad("codes-bytes-for-n-bits", lambda e: NeuralCodes(np.zeros((2, 1), np.uint8), 12),
         ValueError, r"n_bits=12 needs 2 bytes per row; packed has shape \(2, 1\)"),
+    # --- non-finite inputs and feature counts (neural_codes, NeuralCodeEncoder) -----------
+    Bad("codes-nan-and-inf",
+        lambda e: neural_codes(tiny_mlp(), with_values((5, 4), at_1_2=np.nan, at_3_0=np.inf),
+                               device="cpu"), ValueError,
+        r"^x holds 2 NaN or infinite values \(1 NaN, 1 inf\) in 2 of 5 rows; the first at "
+        rf"row 1, column 2{FINITE}"),
+    Bad("codes-inf-in-a-later-batch",
+        lambda e: neural_codes(tiny_mlp(), with_values((10, 4), at_9_3=-np.inf), batch_size=4,
+                               device="cpu"), ValueError,
+        rf"^x holds 1 NaN or infinite value \(0 NaN, 1 inf\) in 1 of 10 rows; the first at "
+        rf"row 9, column 3{FINITE}"),
+    Bad("codes-nan-tensor",
+        lambda e: neural_codes(tiny_mlp(), torch.from_numpy(with_values((3, 4), at_2_1=np.nan,
+                                                                         at_2_2=np.nan)),
+                               device="cpu"), ValueError,
+        rf"^x holds 2 NaN or infinite values \(2 NaN, 0 inf\) in 1 of 3 rows; the first at "
+        rf"row 2, column 1{FINITE}"),
+    Bad("codes-nan-image",
+        lambda e: neural_codes(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()),
+                               with_values((3, 1, 5, 5), at_2_0_1_4=np.nan), device="cpu"),
+        ValueError,
+        rf"^x holds 1 NaN or infinite value \(1 NaN, 0 inf\) in 1 of 3 rows; the first at "
+        rf"index \(2, 0, 1, 4\){FINITE}"),
+    Bad("codes-wrong-feature-count",
+        lambda e: neural_codes(tiny_mlp(784), np.zeros((5, 783), np.float32), device="cpu"),
+        ValueError,
+        r"^the model's first layer \(Linear\) expects 784 input features per sample; got x "
+        r"with 783 \(shape \(5, 783\)\)$"),
+    Bad("codes-wrong-channel-count",
+        lambda e: neural_codes(nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU()),
+                               np.zeros((2, 1, 5, 5), np.float32), device="cpu"), ValueError,
+        r"^the model's first layer \(Conv2d\) expects 3 input channels per sample; got x "
+        r"with 1 \(shape \(2, 1, 5, 5\)\)$"),
+    Bad("codes-wrong-flattened-size",
+        lambda e: neural_codes(nn.Sequential(nn.Flatten(), nn.Linear(784, 3), nn.ReLU()),
+                               np.zeros((2, 1, 28, 27), np.float32), device="cpu"), ValueError,
+        r"^the model's first layer \(Linear\) expects 784 input features per sample; got x "
+        r"with 756 \(shape \(2, 1, 28, 27\)\)$"),
+    Bad("encoder-fit-nan",
+        lambda e: NeuralCodeEncoder(width=4, epochs=1, device="cpu").fit(
+            with_values((6, 3), at_4_1=np.nan), np.arange(6) % 2), ValueError,
+        rf"^X holds 1 NaN or infinite value \(1 NaN, 0 inf\) in 1 of 6 rows; the first at "
+        rf"row 4, column 1{FINITE}"),
+    Bad("encoder-transform-inf",
+        lambda e: fitted_encoder().transform(with_values((3, 6), at_0_5=np.inf,
+                                                         at_2_0=-np.inf)), ValueError,
+        rf"^X holds 2 NaN or infinite values \(0 NaN, 2 inf\) in 2 of 3 rows; the first at "
+        rf"row 0, column 5{FINITE}"),
+    Bad("encoder-transform-wrong-feature-count",
+        lambda e: fitted_encoder().transform(np.zeros((3, 5), np.float32)), ValueError,
+        r"^X has 5 features, but NeuralCodeEncoder is expecting 6 features as input"),
+    Bad("encoder-user-model-wrong-feature-count",
+        lambda e: NeuralCodeEncoder(model=nn.Sequential(nn.Linear(5, 4), nn.ReLU(),
+                                                        nn.Linear(4, 2)), epochs=1,
+                                    device="cpu").fit(np.zeros((6, 6), np.float32),
+                                                      np.arange(6) % 2), ValueError,
+        r"^model could not run on X with 6 features per sample: the model's first layer "
+        r"\(Linear\) expects 5 input features per sample; got X with 6 \(shape \(6, 6\)\)$"),
     # --- categorization ---------------------------------------------------------------------
     Bad("k-larger-than-training-set",
         lambda e: knn_accuracy(codes(4), np.arange(4) % 2, codes(2), np.arange(2), k=9),
@@ -260,3 +340,43 @@ def test_bad_input(case: Bad, env: Env, store_root: Path) -> None:
         assert type(info.value).__name__ == "PapermillExecutionError"
     assert info.match(case.match)
     assert _snapshot(store_root) == before, "the result store changed"
+
+
+class _HeadRegisteredFirst(nn.Module):
+    """Registers its output layer before its hidden layer: registration order is not forward
+    order, so the first registered Linear (3 inputs) is not the first one run (4 inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(3, 2)
+        self.body = nn.Linear(4, 3)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.relu(self.body(x)))
+
+
+def test_feature_check_never_refuses_a_model_that_runs() -> None:
+    """input_mismatch only names a suspect; the error needs the forward pass to fail too."""
+    from hashlib_nn.codes import input_mismatch
+
+    model = _HeadRegisteredFirst()
+    x = np.random.default_rng(0).normal(size=(7, 4)).astype(np.float32)
+    assert input_mismatch(model, x) is not None  # the first registered Linear takes 3
+    codes = neural_codes(model, x, device="cpu")
+    with torch.no_grad():  # oracle: the hidden pre-activations computed by hand
+        expected = (torch.from_numpy(x) @ model.body.weight.T + model.body.bias > 0).numpy()
+    np.testing.assert_array_equal(codes.unpack(), expected.astype(np.uint8))
+
+
+def test_finite_check_passes_finite_and_integer_inputs() -> None:
+    from hashlib_nn.codes import check_finite
+
+    check_finite(np.zeros((3, 4), np.float32))
+    check_finite(np.full((3, 4), 255, np.uint8))  # integers cannot hold NaN: not scanned
+    check_finite(torch.ones(2, 3))
+    big = np.zeros((20_000, 4), np.float32)  # several scan batches, NaN in the last
+    big[19_999, 3] = np.nan
+    with pytest.raises(ValueError, match=r"\(1 NaN, 0 inf\) in 1 of 20000 rows; the first at "
+                       r"row 19999, column 3\."):  # fmt: skip
+        check_finite(big)

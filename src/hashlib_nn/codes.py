@@ -26,7 +26,9 @@ __all__ = [
     "NeuralCodes",
     "RegionCheck",
     "as_packed",
+    "check_finite",
     "check_same_region",
+    "input_mismatch",
     "neural_codes",
     "relu_modules",
 ]
@@ -142,6 +144,107 @@ def relu_modules(model: nn.Module) -> list[nn.ReLU]:
     return relus
 
 
+def _position(index: tuple[int, ...]) -> str:
+    """``row 4, column 17`` for a 2-D index, ``row 4`` for 1-D, ``index (4, 0, 3)`` beyond."""
+    if len(index) == 1:
+        return f"row {index[0]}"
+    if len(index) == 2:
+        return f"row {index[0]}, column {index[1]}"
+    return f"index {index}"
+
+
+def check_finite(x: np.ndarray | torch.Tensor, name: str = "x", *,
+                 batch_size: int = 8192) -> None:  # fmt: skip
+    """Raise ``ValueError`` if ``x`` holds NaN or infinite values, saying how many and where.
+
+    A NaN input would otherwise be coded silently (``NaN > 0`` is False, so every unit it
+    reaches reads as off). The message counts NaN and infinite values, the rows holding them,
+    and gives the first position (row and column for a 2-D ``x``). Integer and boolean inputs
+    pass without a scan. ``x`` is scanned ``batch_size`` rows at a time (no full-size mask).
+    """
+    is_tensor = isinstance(x, torch.Tensor)
+    if is_tensor:
+        floating = x.is_floating_point() or x.is_complex()
+    else:
+        floating = np.issubdtype(np.asarray(x).dtype, np.inexact)
+    if not floating or len(x) == 0:
+        return
+    n_nan = n_inf = n_rows = 0
+    first: tuple[int, ...] | None = None
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        if is_tensor:
+            bad_t = ~torch.isfinite(xb)
+            if not bool(bad_t.any()):
+                continue
+            bad = bad_t.cpu().numpy()
+            nan = int(torch.isnan(xb).sum())
+        else:
+            xb = np.asarray(xb)
+            bad = ~np.isfinite(xb)
+            if not bad.any():
+                continue
+            nan = int(np.isnan(xb).sum())
+        count = int(bad.sum())
+        n_nan += nan
+        n_inf += count - nan
+        n_rows += int(bad.reshape(len(bad), -1).any(axis=1).sum())
+        if first is None:
+            where = np.argwhere(bad)[0]
+            first = (start + int(where[0]), *(int(i) for i in where[1:]))
+    if first is None:
+        return
+    total = n_nan + n_inf
+    raise ValueError(
+        f"{name} holds {total} NaN or infinite value{'s' if total != 1 else ''} ({n_nan} NaN, "
+        f"{n_inf} inf) in {n_rows} of {len(x)} rows; the first at {_position(first)}. Neural "
+        "codes need finite inputs: drop or impute those values first"
+    )
+
+
+def _first_layer(model: nn.Module) -> nn.Module | None:
+    """The first Linear or ConvNd module in registration order (None if none, or lazy)."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
+            return None if isinstance(m, nn.modules.lazy.LazyModuleMixin) else m
+    return None
+
+
+def input_mismatch(model: nn.Module, x: np.ndarray | torch.Tensor) -> str | None:
+    """An error message if ``x``'s feature (or channel) count differs from what the model's
+    first layer takes, else None.
+
+    The first layer is the first ``nn.Linear`` or ``nn.ConvNd`` module in registration order;
+    a Linear is compared with the last axis of ``x`` (all axes after the first when an
+    ``nn.Flatten`` comes before it), a ConvNd with axis 1 of an (N, C, ...) input. A model
+    that starts otherwise is not judged (None). Registration order is not always forward order,
+    so callers confirm the mismatch with a failing forward pass before raising.
+    """
+    layer = _first_layer(model)
+    shape = tuple(int(s) for s in x.shape)
+    if layer is None or len(shape) < 2:
+        return None
+    if isinstance(layer, nn.Linear):
+        flatten = False
+        for m in model.modules():
+            if m is layer:
+                break
+            flatten = flatten or isinstance(m, nn.Flatten)
+        got = int(np.prod(shape[1:])) if flatten else shape[-1]
+        expected, what = int(layer.in_features), "input features"
+    else:
+        dims = {nn.Conv1d: 3, nn.Conv2d: 4, nn.Conv3d: 5}[type(layer)]
+        if len(shape) != dims:
+            return None
+        got, expected, what = shape[1], int(layer.in_channels), "input channels"
+    if got == expected:
+        return None
+    return (
+        f"the model's first layer ({type(layer).__name__}) expects {expected} {what} per "
+        f"sample; got x with {got} (shape {shape})"
+    )
+
+
 def _pack_rows(bits: torch.Tensor) -> torch.Tensor:
     """Pack a (B, n) bool tensor to (B, ceil(n/8)) uint8 on its own device (np.packbits layout)."""
     if bits.device.type == "cpu":  # numpy's packbits is about 8x faster than the torch ops
@@ -195,6 +298,10 @@ def neural_codes(
     convolutional network, one bit per channel and spatial position), concatenated in forward
     order. With ``return_logits`` the model outputs are returned too (float32, on the host), so
     the network's own accuracy costs no second pass.
+
+    Raises ``ValueError`` for NaN or infinite inputs (:func:`check_finite`: how many, the first
+    row and column) and for inputs whose feature count differs from the model's first layer
+    (:func:`input_mismatch`: both numbers), before torch's own shape error.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size}")
@@ -202,6 +309,8 @@ def neural_codes(
         raise ValueError("x holds no inputs; neural codes need at least one")
     dev = resolve_device(device)
     relus = relu_modules(model)
+    check_finite(x, "x", batch_size=batch_size)
+    mismatch = input_mismatch(model, x)
     was_training = model.training
     model.eval()
     recorder = _Recorder(relus)
@@ -214,7 +323,12 @@ def neural_codes(
     try:
         for xb in _batches(x, batch_size):
             xt = torch.as_tensor(xb).to(dev, dtype=torch.float32, non_blocking=True)
-            out = model(xt)
+            try:
+                out = model(xt)
+            except RuntimeError as err:  # torch's "mat1 and mat2 shapes cannot be multiplied"
+                if mismatch is not None:
+                    raise ValueError(mismatch) from err
+                raise
             layers = recorder.take()
             sizes = tuple(int(t.shape[1]) for t in layers)
             if not layer_sizes:

@@ -63,7 +63,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from torch import nn
 
-from hashlib_nn.codes import NeuralCodes, neural_codes, relu_modules
+from hashlib_nn.codes import (
+    NeuralCodes,
+    check_finite,
+    input_mismatch,
+    neural_codes,
+    relu_modules,
+)
 from hashlib_nn.device import resolve_device
 from hashlib_nn.models import PaperMLP
 from hashlib_nn.train import TrainConfig, TrainHistory, train
@@ -257,10 +263,12 @@ class NeuralCodeEncoder(TransformerMixin, BaseEstimator):
         self.__dict__.pop("module_", None)  # a failed refit leaves the encoder unfitted
         fixed_model = self.model is not None and not self.train_model
         if fixed_model and y is None:
-            X = _validate_data(self, X, dtype=np.float32, ensure_min_samples=1)
+            X = _validate_data(self, X, dtype=np.float32, ensure_min_samples=1,
+                               ensure_all_finite=False)  # fmt: skip
             self.__dict__.pop("classes_", None)  # from an earlier fit with labels
         else:
-            X, y = _validate_data(self, X, y, dtype=np.float32, ensure_min_samples=1)
+            X, y = _validate_data(self, X, y, dtype=np.float32, ensure_min_samples=1,
+                                  ensure_all_finite=False)  # fmt: skip
             check_classification_targets(y)
             encoder = LabelEncoder()
             y_idx = encoder.fit_transform(y)
@@ -270,6 +278,7 @@ class NeuralCodeEncoder(TransformerMixin, BaseEstimator):
                     "NeuralCodeEncoder needs at least 2 classes in y to train its network; got "
                     f"1 class ({self.classes_[0]!r}) in {len(y)} samples"
                 )
+        check_finite(X, "X")  # how many and where (scikit-learn's message says neither)
         X = self._scaled(X)
         self.device_ = resolve_device(self.device)
 
@@ -362,8 +371,10 @@ class NeuralCodeEncoder(TransformerMixin, BaseEstimator):
                 torch.manual_seed(self.seed)
                 out = module(torch.as_tensor(X[:1]).to(self.device_))
         except RuntimeError as err:
+            mismatch = input_mismatch(module, X)  # both numbers, not torch's matrix shapes
+            why = err if mismatch is None else mismatch.replace("got x with", "got X with")
             raise ValueError(
-                f"model could not run on X with {X.shape[1]} features per sample: {err}"
+                f"model could not run on X with {X.shape[1]} features per sample: {why}"
             ) from err
         finally:
             module.train(was_training)
@@ -382,7 +393,8 @@ class NeuralCodeEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         if self.output not in _OUTPUTS:
             raise ValueError(f"output must be 'bits' or 'packed'; got output={self.output!r}")
-        X = _validate_data(self, X, dtype=np.float32, reset=False)
+        X = _validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite=False)
+        check_finite(X, "X")
         X = self._scaled(X)
         codes = neural_codes(self.module_, X, device=self.device_)
         assert isinstance(codes, NeuralCodes)
@@ -432,7 +444,9 @@ class NeuralCodeEncoder(TransformerMixin, BaseEstimator):
                 "score_network needs the class labels seen in fit; this encoder was fitted "
                 "without y (model given with train_model=False): fit(X, y) to record them"
             )
-        X, y = _validate_data(self, X, y, dtype=np.float32, reset=False)
+        X, y = _validate_data(self, X, y, dtype=np.float32, reset=False,
+                              ensure_all_finite=False)  # fmt: skip
+        check_finite(X, "X")
         X = self._scaled(X)
         result = neural_codes(self.module_, X, device=self.device_, return_logits=True)
         assert isinstance(result, tuple)

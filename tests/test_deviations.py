@@ -11,6 +11,7 @@ KNeighborsClassifier; and frames whose means and spreads are known by constructi
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -30,6 +31,7 @@ from hashlib_nn.deviations import (
     effects,
     load_ours,
     points,
+    provenance_path,
     run_points,
 )
 from hashlib_nn.experiments import RunConfig, run, synthetic_dataset
@@ -507,6 +509,10 @@ def test_run_points_writes_and_resumes(tmp_path) -> None:
     assert set(ms.variant) == {"default", "keras_loss"}  # "auto": all variants at model size
     assert set(tt[tt.metric == "knn_sklearn_test"].variant) == {"default"}
     assert table.git_commit.notna().all() and table.results_fingerprint.notna().all()
+    prov = json.loads(provenance_path(csv).read_text())
+    assert prov["rows"] == len(table)
+    assert prov["experiments"]["model_size"]["keras_loss"]["runs"] == 2
+    assert prov["experiments"]["training_time"]["default"]["runs"] == 1
     again = run_points(pts, variants, store=tmp_path / "store", csv_path=csv, log=None,
                        dataset="synthetic")  # fmt: skip
     assert len(Store(tmp_path / "store")) == n_stored  # nothing trained twice

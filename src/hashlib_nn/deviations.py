@@ -75,8 +75,10 @@ __all__ = [
     "load_ours",
     "main",
     "points",
+    "provenance_path",
     "rows_of",
     "run_points",
+    "write_provenance",
 ]
 
 #: Each variant: the RunConfig/TrainConfig fields it changes from the default protocol.
@@ -297,12 +299,57 @@ def run_points(
             rows = rows_of(point, variant, results)
             out.append(rows)
             if csv_path is not None:
-                _merge_into(Path(csv_path), rows)
+                table = _merge_into(Path(csv_path), rows)
+                write_provenance(table, provenance_path(csv_path))
             if log is not None:
                 log(f"{time.strftime('%H:%M:%S')} {point.experiment} w={point.width} "
                     f"d={point.depth} n={point.n_train} {variant} x{len(configs)}: "
                     f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=list(COLUMNS))
+
+
+def provenance_path(csv_path: str | Path) -> Path:
+    """Where the provenance summary of a differential-runs CSV lives: ``<stem>.provenance.json``
+    beside it (``ours.provenance.json`` for ours.csv)."""
+    p = Path(csv_path)
+    return p.with_name(p.stem + ".provenance.json")
+
+
+def write_provenance(table: pd.DataFrame, path: str | Path) -> dict[str, Any]:
+    """Summarize where ``table``'s rows come from into the JSON file ``path``; return it.
+
+    Per experiment and variant: the runs (distinct seeds x points), their summed training and
+    evaluation seconds, and the first and last run; overall: the git commits, results
+    fingerprints and library versions seen, and this machine
+    (:func:`hashlib_nn.provenance.machine`).
+    """
+    import json
+
+    from hashlib_nn.provenance import machine
+
+    runs = table.drop_duplicates(["experiment", "variant", "width", "depth", "n_train", "seed"])
+    groups: dict[str, Any] = {}
+    for (exp, var), g in runs.groupby(["experiment", "variant"]):
+        groups.setdefault(str(exp), {})[str(var)] = {
+            "runs": len(g), "train_seconds": round(float(g["train_seconds"].sum()), 1),
+            "eval_seconds": round(float(g["eval_seconds"].sum()), 1),
+            "first_run": str(g["created"].min()), "last_run": str(g["created"].max()),
+        }  # fmt: skip
+
+    def seen(col: str) -> list[str]:
+        return sorted({str(v) for v in table[col].dropna()})
+
+    out = {
+        "what": "our trainer at the Keras twin's points, each deviation toggled alone "
+                "(hashlib_nn.deviations)",
+        "rows": len(table), "experiments": groups,
+        **{col: seen(col) for col in ("git_commit", "git_dirty", "results_fingerprint",
+                                      "hashlib_nn", "torch", "numpy", "sklearn", "python",
+                                      "device")},
+        "machine": machine(),
+    }  # fmt: skip
+    Path(path).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return out
 
 
 def load_ours(path: str | Path | None = None) -> pd.DataFrame:

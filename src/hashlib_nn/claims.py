@@ -6,14 +6,20 @@ categorization, the dominant factors, and the activation hash phase chart. This 
 - the numbers the chapters *Model size*, *Training time* and *Sample size* compute beyond
   :mod:`hashlib_nn.analysis` (the paper's values on our axes, log-linear fits, per-epoch
   changes),
-- one ``*_verdict`` function per statement those chapters test, each with its rule and
-  thresholds in its docstring, returning an :class:`~hashlib_nn.analysis.Verdict`,
+- one ``*_verdict`` function per statement those chapters test, each with its rule in its
+  docstring, returning an :class:`~hashlib_nn.analysis.Verdict`. Every rule measures the size of
+  the gap to the paper (:mod:`hashlib_nn.verdicts`: points within the reading uncertainty plus
+  half the seed range, the effect as a fraction of the paper's), names its largest gap, says
+  *not comparable* where the paper has no values and *not tested at this preset* where the runs
+  are too short or too small for the claim,
 - :func:`faithful_checks`, the acceptance checks of the faithful-protocol (``standard``)
   model-size grid (the provenance of the shipped ``standard`` results the chapters show is
   :func:`hashlib_nn.shipped.summary`),
-- the registry of the abstract's claims (:data:`CLAIMS`) and :func:`evaluate_claims`, which the
-  claims page calls on the stored results of the chapters' grids. A claim whose chapter does not
-  exist yet is *not tested*; its verdict is added later by name with :func:`register_verdict`.
+- the registry of the abstract's claims (:data:`CLAIMS`), :func:`evaluate_claims` (each verdict
+  with its basis, and with its controls: :func:`untrained_rows`, :func:`controls_for`) and
+  :func:`claims_table`, which the claims page calls on the shipped ``standard`` results and on
+  the stored results of the chapters' grids. A claim whose chapter does not exist yet is *not
+  tested*; its verdict is added later by name with :func:`register_verdict`.
 
 Every function takes tidy frames (:meth:`hashlib_nn.experiments.RunResult.to_frame`) or their
 :func:`~hashlib_nn.analysis.aggregate` (columns ``metric, mean, lo, hi, n`` plus the grouping

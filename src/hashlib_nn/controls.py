@@ -52,12 +52,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hashlib_nn.codes import NeuralCodes
-from hashlib_nn.experiments import METRIC_SUITES, RunConfig
+from hashlib_nn.experiments import (
+    _CATEGORIZATION,
+    _FRAME_COLUMNS,
+    METRIC_SUITES,
+    Checkpoint,
+    RunConfig,
+    RunResult,
+    _build_model,
+    _evaluate,
+    _resolve_device,
+    _run_data,
+    _versions,
+    content_key,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.experiments import Checkpoint, RunResult
     from hashlib_nn.models import PaperMLP
     from hashlib_nn.presets import ChapterPlan
     from hashlib_nn.store import Store, StoreLike
@@ -65,16 +77,19 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTROLS",
     "CONTROL_LABELS",
+    "TRAINED",
     "by_control",
     "chapter_controls",
     "control_configs",
     "control_key",
     "control_result",
     "controls_frame",
+    "curves_with_controls",
     "load_shipped",
     "model_size_controls",
     "ship_controls",
     "simhash_codes",
+    "training_adds",
     "untrained_codes",
     "untrained_network",
 ]
@@ -86,6 +101,8 @@ CONTROL_LABELS: dict[str, str] = {
     "untrained": "untrained network",
     "simhash": "random projection (SimHash)",
 }
+#: The name of the trained network's curves beside the controls.
+TRAINED = "trained network"
 #: Bumped when a change would change a stored control for the same configuration.
 CONTROL_VERSION = 1
 #: Suites that apply to a control: SimHash has no network, so no ``net`` suite.
@@ -168,7 +185,6 @@ def simhash_codes(
 
 def untrained_network(config: RunConfig) -> PaperMLP:
     """The network of ``config`` at initialization: what training starts from (epoch 0)."""
-    from hashlib_nn.experiments import _build_model, _run_data
 
     _check_config(config)
     return _build_model(config, _run_data(config, fit=False))
@@ -203,7 +219,6 @@ def _evaluate_codes(codes_tr: NeuralCodes, codes_te: NeuralCodes, config: RunCon
     given codes (for a control that is not a network). Same functions, same arguments, same
     metric names; ``tests/test_controls.py`` checks that both give identical numbers."""
     from hashlib_nn.categorization import categorization_report
-    from hashlib_nn.experiments import _CATEGORIZATION, Checkpoint
     from hashlib_nn.metrics import collision_fraction, distinct_codes
 
     t0 = time.perf_counter()
@@ -238,7 +253,6 @@ def _evaluate_codes(codes_tr: NeuralCodes, codes_te: NeuralCodes, config: RunCon
 def control_key(name: str, config: RunConfig) -> str:
     """The store key of control ``name`` for ``config``: SHA-256 (hex) of the control, its
     version and the configuration's content key (never equal to a trained run's key)."""
-    from hashlib_nn.experiments import content_key
 
     _check_control(name)
     payload = {"control": name, "version": CONTROL_VERSION, "run": content_key(config),
@@ -257,21 +271,13 @@ def _request(name: str, config: RunConfig, suites: Sequence[str]) -> RunConfig:
 
 
 def control_result(name: str, config: RunConfig, *, suites: Sequence[str] = METRIC_SUITES,
-                   device: Any = "auto") -> RunResult:  # fmt: skip
+                   device: Any = "auto", _data: Any = None) -> RunResult:  # fmt: skip
     """Measure control ``name`` (:data:`CONTROLS`) for ``config`` (nothing is stored).
 
     A :class:`~hashlib_nn.experiments.RunResult` with one checkpoint, epoch 0, ``epochs_run``
     0, ``trainer`` ``"control:<name>"`` and key :func:`control_key`. ``suites``: those of
     :data:`hashlib_nn.experiments.METRIC_SUITES` to measure (``net`` is skipped for SimHash).
     """
-    from hashlib_nn.experiments import (
-        RunResult,
-        _build_model,
-        _evaluate,
-        _resolve_device,
-        _run_data,
-        _versions,
-    )
 
     _check_control(name)
     _check_config(config)
@@ -281,13 +287,13 @@ def control_result(name: str, config: RunConfig, *, suites: Sequence[str] = METR
         raise ValueError(f"suites must be a sequence of {accepted}; got {suites!r}")
     request = _request(name, config, suites)
     dev = _resolve_device(device)
-    data = _run_data(request, fit=False)
+    data = _data if _data is not None else _run_data(request, fit=False)
     if name == "untrained":
         model = _build_model(request, data)
         checkpoint = _evaluate(model, request, data, dev, 0)  # the trained runs' evaluation
     else:
         n_bits = request.width  # one bit per hidden unit of the network (all layers)
-        center = np.asarray(data.x_eval, dtype=np.float64).mean(axis=0)
+        center = data.x_eval.mean(axis=0, dtype=np.float64)  # no float64 copy of the data
         codes_tr = simhash_codes(data.x_eval, n_bits, seed=request.seed, center=center)
         codes_te = simhash_codes(data.x_test, n_bits, seed=request.seed, center=center)
         checkpoint = _evaluate_codes(codes_tr, codes_te, request, data, dev)
@@ -329,12 +335,12 @@ def controls_frame(
     """
     import pandas as pd
 
-    from hashlib_nn.experiments import _FRAME_COLUMNS
 
     configs = [_check_config(c) for c in configs]
     names = [_check_control(n) for n in ([controls] if isinstance(controls, str) else controls)]
     st = _control_store(store)
     frames = []
+    loaded: dict[str, Any] = {}  # the evaluation data, loaded once per sample (no label noise)
     for config in configs:
         for name in names:
             request = _request(name, config, suites)
@@ -348,7 +354,14 @@ def controls_frame(
                 plan = dataclasses.replace(request, metrics=merged)
             else:
                 plan = request
-            result = control_result(name, plan, suites=plan.metrics, device=device)
+            data = None
+            if plan.label_noise == 0:
+
+                sample = json.dumps([plan.dataset, plan.n_train])
+                if sample not in loaded:
+                    loaded[sample] = _run_data(plan, fit=False)
+                data = loaded[sample]
+            result = control_result(name, plan, suites=plan.metrics, device=device, _data=data)
             if st is not None:
                 st.put(result)
             frames.append(_frame_of(result, request, name))
@@ -371,6 +384,10 @@ def control_configs(
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
             raise ValueError(f"seeds must be non-negative integers; got {s!r} in {seeds}")
+    for w in widths:
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
+            raise ValueError(f"widths must be positive integers; got {w!r} in {widths}")
+    widths = [int(w) for w in widths]
     base = grid("model_size", preset, dataset=dataset, widths=widths, repeats=1, seed=0)
     return [c.replace(seed=int(s)) for c in base for s in seeds]
 
@@ -445,6 +462,72 @@ def by_control(frame: pd.DataFrame, chapters: Sequence[str] = ("determinism", "c
         if len(part):
             out[CONTROL_LABELS[name]] = {ch: part for ch in chapters}
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The trained network beside its controls
+# ----------------------------------------------------------------------------------------------
+
+
+def curves_with_controls(frame: pd.DataFrame, controls: pd.DataFrame | None,
+                         metrics: Sequence[str]) -> pd.DataFrame:  # fmt: skip
+    """Mean and seed range by width of ``metrics`` for the trained runs (``frame``, their final
+    epochs) and for each control in ``controls`` (a :func:`controls_frame`, or None).
+
+    Columns ``source`` (:data:`TRAINED` or a :data:`CONTROL_LABELS` label), ``width``,
+    ``metric``, ``mean``, ``lo``, ``hi``, ``n`` (from :func:`hashlib_nn.analysis.aggregate`).
+    A metric a source lacks (e.g. a control measured for RR only) is left out for that source.
+    """
+    import pandas as pd
+
+    from hashlib_nn.analysis import aggregate, final_rows
+
+    metrics = list(metrics)
+    parts = []
+    sources = [(TRAINED, frame)]
+    if controls is not None and len(controls):
+        if "control" not in controls.columns:
+            raise ValueError(f"controls has no 'control' column; has {list(controls.columns)}")
+        sources += [(CONTROL_LABELS[c], controls[controls["control"] == c]) for c in CONTROLS]
+    for label, part in sources:
+        part = final_rows(part)
+        part = part[part["metric"].isin(metrics)]
+        if part.empty:
+            continue
+        parts.append(aggregate(part, by=["width"]).assign(source=label))
+    columns = ["source", "width", "metric", "mean", "lo", "hi", "n"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)[columns]
+    order = {label: i for i, label in enumerate([TRAINED, *CONTROL_LABELS.values()])}
+    out = out.assign(_o=out["source"].map(order)).sort_values(["metric", "width", "_o"])
+    return out.drop(columns="_o").reset_index(drop=True)
+
+
+def training_adds(curves: pd.DataFrame) -> pd.DataFrame:
+    """What training adds over each control, per metric and width (:func:`curves_with_controls`).
+
+    Columns ``metric``, ``width``, one column of means per source present (its label) and, per
+    control, ``trained − <label>`` (the trained mean minus the control's: negative for a ratio
+    that training lowers). NaN where a source has no value at that width.
+    """
+    import pandas as pd
+
+    needed = ["source", "width", "metric", "mean"]
+    missing = [c for c in needed if c not in curves.columns]
+    if missing:
+        raise ValueError(f"curves lack columns {missing}; has {list(curves.columns)}")
+    if curves.empty:
+        return pd.DataFrame(columns=["metric", "width", TRAINED])
+    wide = curves.pivot_table(index=["metric", "width"], columns="source", values="mean",
+                              aggfunc="first")  # fmt: skip
+    sources = [s for s in [TRAINED, *CONTROL_LABELS.values()] if s in wide.columns]
+    wide = wide[sources]
+    if TRAINED in wide.columns:
+        for label in sources[1:]:
+            wide[f"trained − {label}"] = wide[TRAINED] - wide[label]
+    wide.columns.name = None
+    return wide.reset_index()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -525,7 +608,6 @@ def load_shipped(
     with those columns when none are shipped."""
     import pandas as pd
 
-    from hashlib_nn.experiments import _FRAME_COLUMNS
     from hashlib_nn.shipped import PROVENANCE_COLUMNS, _check_preset, shipped_root
 
     _check_preset(preset)

@@ -139,6 +139,12 @@ def _statements(agg: pd.DataFrame, table: pd.DataFrame, n_classes: int) -> list[
     return out
 
 
+def _no_nan(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every missing value shown as "n/a" (no "nan" in the book)."""
+    return table.apply(lambda c: c.astype(object).where(c.notna(), "n/a") if c.isna().any()
+                       else c)
+
+
 def report(frame: pd.DataFrame, *, dataset: str, preset: str,
            yardsticks: Mapping[str, pd.DataFrame] | None = None,
            configs: Iterable[Any] | None = None, n_classes: int = 10) -> ChapterReport:
@@ -167,20 +173,28 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     table = label_noise_table(final, rates)
     agg = share_clean_rows(aggregate(final, by=_BY))
     cat = [m for m in CATEGORIZATION_METRICS if m in set(agg["metric"])]
+    rr_charts, acc_charts = [], []
     for w in sorted(agg["width"].unique()):
         part = agg[agg["width"] == w]
         where = f"{dataset}, width {fmt(w)}, {preset} preset"
-        out.charts[f"rr width {fmt(w)}"] = curves(
-            part, RR_METRICS, title=f"Redundancy ratio against label noise ({where})")
+        rr_charts.append(curves(part, RR_METRICS,
+                                title=f"Redundancy ratio against label noise ({where})"))
         if cat:
-            out.charts[f"accuracy width {fmt(w)}"] = curves(
-                part, cat, height=170, width=170,
-                title=f"Accuracy on the codes against label noise ({where})")
+            acc_charts.append(curves(part, cat, height=170, width=170,
+                                     title=f"Accuracy on the codes against label noise "
+                                           f"({where})"))  # fmt: skip
+    out.charts["rr"] = alt.vconcat(*rr_charts) if len(rr_charts) > 1 else rr_charts[0]
+    if acc_charts:
+        out.charts["accuracy"] = (alt.vconcat(*acc_charts) if len(acc_charts) > 1
+                                  else acc_charts[0])  # fmt: skip
     if rates is not None:
         eff = rates.pivot_table(index=["n_train", "label_noise"], columns="label_noise_mode",
                                 values="effective_noise").reset_index()  # fmt: skip
         eff.columns.name = None
         out.tables["effective_noise"] = readable(eff.round(4), _NAMES)
+    else:
+        out.tables["effective_noise"] = pd.DataFrame(
+            {"Effective noise rate": ["not measured: the runs' configurations are unknown"]})
     out.tables["memorization"] = readable(memorization_table(table).drop(columns=["dataset"]),
                                           _NAMES)  # fmt: skip
     keep = ["width", "label_noise", "label_noise_mode", "effective_noise", *cat,
@@ -206,5 +220,6 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
               "results, only the clean one, so nothing noisy was judged")  # fmt: skip
     out.verdicts["label_noise"] = factor_verdict(LABEL_NOISE_CLAIM, cells, what="label noise",
                                                  basis=basis, empty_reason=reason)
+    out.tables = {k: _no_nan(t) for k, t in out.tables.items()}
     out.statements += _statements(agg, table, n_classes)
     return out

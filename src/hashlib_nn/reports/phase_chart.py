@@ -133,6 +133,12 @@ def _reading(planes: Mapping[str, pd.DataFrame]) -> list[str]:
     return out
 
 
+def _no_nan(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every missing value shown as "n/a" (no "nan" in the book)."""
+    return table.apply(lambda c: c.astype(object).where(c.notna(), "n/a") if c.isna().any()
+                       else c)
+
+
 def report(frame: pd.DataFrame, *, dataset: str, preset: str,
            thresholds: phase.PhaseThresholds = phase.PhaseThresholds(),  # noqa: B008 (frozen)
            axes: Mapping[str, Iterable[Any]] | None = None) -> ChapterReport:
@@ -202,9 +208,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     lines = phase_boundary_lines(planes, by=["dataset"]) if planes else []
     out.tables["boundaries_in_words"] = pd.DataFrame(
         {"Where the boundaries fall": [ln for ln in lines if ln]})
-    paper = paper_regimes(dataset, thresholds)
-    if len(paper):
-        out.tables["paper_points"] = readable(paper, _NAMES)
+    out.tables["paper_points"] = readable(paper_regimes(dataset, thresholds), _NAMES)
     out.verdicts["phase_chart"] = phase_chart_verdict(planes, basis=basis)
+    out.tables = {k: _no_nan(t) for k, t in out.tables.items()}
     out.statements += _reading(planes)
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import altair as alt
 import numpy as np
 import pandas as pd
 
@@ -119,6 +120,12 @@ def _statements(agg: pd.DataFrame) -> list[str]:
     return out
 
 
+def _no_nan(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every missing value shown as "n/a" (no "nan" in the book)."""
+    return table.apply(lambda c: c.astype(object).where(c.notna(), "n/a") if c.isna().any()
+                       else c)
+
+
 def report(frame: pd.DataFrame, *, dataset: str, preset: str,
            yardsticks: Mapping[str, pd.DataFrame] | None = None) -> ChapterReport:
     """Tables, charts, the claim-3d verdict and computed statements of the regularization grid
@@ -139,18 +146,23 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
                              ascending=[False, True, True])["setting"]
              .drop_duplicates().tolist())  # fmt: skip
     cat = [m for m in CATEGORIZATION_METRICS if m in set(agg["metric"])]
+    rr_charts, acc_charts = [], []
     for w in sorted(agg["width"].unique()):
         part = agg[agg["width"] == w]
         where = f"{dataset}, width {fmt(w)}, {preset} preset"
-        out.charts[f"rr width {fmt(w)}"] = phase_charts.settings_chart(
+        rr_charts.append(phase_charts.settings_chart(
             part, "setting", RR_METRICS, color="factor", metric_titles=METRIC_NAMES,
             setting_order=order, width=220).properties(
-            title=f"Redundancy ratio per regularization setting ({where})")  # fmt: skip
+            title=f"Redundancy ratio per regularization setting ({where})"))  # fmt: skip
         if cat:
-            out.charts[f"accuracy width {fmt(w)}"] = phase_charts.settings_chart(
+            acc_charts.append(phase_charts.settings_chart(
                 part, "setting", cat, color="factor", metric_titles=METRIC_NAMES,
                 setting_order=order, width=130).properties(
-                title=f"Accuracy on the codes per regularization setting ({where})")  # fmt: skip
+                title=f"Accuracy on the codes per regularization setting ({where})"))  # fmt: skip
+    out.charts["rr"] = alt.vconcat(*rr_charts) if len(rr_charts) > 1 else rr_charts[0]
+    if acc_charts:
+        out.charts["accuracy"] = (alt.vconcat(*acc_charts) if len(acc_charts) > 1
+                                  else acc_charts[0])  # fmt: skip
     wide = agg.pivot_table(index=["width", "factor", "setting"], columns="metric",
                            values="mean").reset_index()  # fmt: skip
     wide.columns.name = None
@@ -169,5 +181,6 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
                                        _EFFECT_NAMES)  # fmt: skip
     out.verdicts["regularization"] = factor_verdict(REGULARIZATION_CLAIM, cells,
                                                     what="regularization", basis=basis)
+    out.tables = {k: _no_nan(t) for k, t in out.tables.items()}
     out.statements += _statements(agg)
     return out

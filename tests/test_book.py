@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 import textwrap
@@ -299,3 +301,249 @@ def test_missing_page_is_reported(tmp_path: Path) -> None:
     problems = book.check_rendered(tmp_path, root=ROOT, chromium=sys.executable, echo=False)
     assert len(problems) == len(CHAPTERS)
     assert all("missing" in p for p in problems)
+
+
+# --- parameters: unknown names are refused --------------------------------------------------
+
+
+def test_parameter_names_are_the_assignments_of_the_parameters_cell(tmp_path: Path) -> None:
+    body = (
+        "\n```{code-cell} ipython3\n:tags: [parameters]\n\n"
+        'n = 2\nlabel: str = "x"\na = b = None\n```\n'
+    )
+    root = make_project(tmp_path, {"format": "jb-book", "root": "intro"}, {"intro.md": body})
+    assert book.parameter_names(root / "book" / "intro.md") == ["n", "label", "a", "b"]
+
+
+def test_every_chapter_accepts_what_its_parameters_cell_assigns() -> None:
+    model_size = next(p for p in CHAPTERS if p.stem == "model_size")
+    names = book.parameter_names(model_size)
+    assert {"preset", "widths", "epochs", "seed", "dataset"} <= set(names)
+    assert book.check_parameters([model_size], {"widths": "[20]"}) == {
+        model_size: {"widths": "[20]"}
+    }
+
+
+def test_unknown_parameter_is_refused_with_the_accepted_names(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"format": "jb-book", "root": "intro"}, {"intro.md": PARAMS_CELL})
+    chapter = root / "book" / "intro.md"
+    with pytest.raises(ValueError) as err:
+        book.run_chapters([str(chapter)], {"widht": 3}, root=root, echo=False, cache=False)
+    assert str(err.value) == "unknown parameter 'widht' for chapter 'intro'; it accepts: n, label"
+
+
+def test_cli_refuses_a_misspelt_parameter_before_running(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert book.main(["run", "model_size", "-p", "widht", "[20]", "-p", "preset", "smoke"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown parameter 'widht' for chapter 'model_size'; it accepts: dataset, preset, "
+        "widths, epochs, repeats, seed, device\n"
+    )
+
+
+def test_parameters_go_to_the_chapters_that_assign_them(tmp_path: Path) -> None:
+    other = "\n```{code-cell} ipython3\n:tags: [parameters]\n\nm = 1\n```\n"
+    toc = {"format": "jb-book", "root": "a", "chapters": [{"file": "b"}]}
+    root = make_project(tmp_path, toc, {"a.md": PARAMS_CELL, "b.md": other})
+    a, b = root / "book" / "a.md", root / "book" / "b.md"
+    assert book.check_parameters([a, b], {"n": 5, "m": 7}) == {a: {"n": 5}, b: {"m": 7}}
+    with pytest.raises(ValueError) as err:
+        book.check_parameters([a, b], {"n": 5, "k": 1, "j": 2})
+    assert str(err.value) == (
+        "unknown parameters 'k', 'j': no chapter run here accepts it; accepted: a: n, label; b: m"
+    )
+
+
+# --- parallel build: dependencies from the store, the schedule, threads ----------------------
+
+ALL = frozenset({"rr", "net", "kmeans", "knn", "lr"})
+
+
+def needs(name: str, opaque: bool = False, **keys: tuple[frozenset[str], tuple[int, ...]]):
+    return book.ChapterNeeds(
+        name, {k: (m, frozenset(c)) for k, (m, c) in keys.items()}, opaque=opaque
+    )
+
+
+def test_chapters_sharing_a_run_are_ordered_in_reading_order() -> None:
+    graph = [
+        needs("a", k1=(ALL, ())),
+        needs("b", k2=(ALL, ())),  # shares nothing
+        needs("c", k1=(ALL, ()), k3=(ALL, ())),  # shares k1 with a
+        needs("d"),  # no store at all
+        needs("e", k3=(ALL, ())),  # k3: c's
+    ]
+    assert book.dependencies(graph) == [set(), set(), {0}, set(), {2}]
+
+
+def test_readers_of_a_run_held_by_a_common_predecessor_run_together() -> None:
+    graph = [
+        needs("trainer", k=(ALL, (0, 1))),
+        needs("reader1", k=(frozenset({"rr"}), (1,))),
+        needs("reader2", k=(ALL, (0,))),
+        needs("extender", k=(ALL, (0, 5))),  # asks for checkpoint 5: re-runs k
+    ]
+    deps = book.dependencies(graph)
+    assert deps[1] == {0} and deps[2] == {0}  # readers wait for the trainer only
+    assert deps[3] == {0, 1, 2}  # the extender rewrites k: after every reader of it
+
+
+def test_a_run_first_asked_for_by_two_chapters_is_trained_by_the_first() -> None:
+    graph = [needs("x"), needs("a", k=(frozenset({"rr"}), ())), needs("b", k=(ALL, ()))]
+    assert book.dependencies(graph) == [set(), set(), {1}]
+
+
+def test_an_opaque_chapter_waits_for_every_chapter_using_the_store() -> None:
+    graph = [
+        needs("a", k=(ALL, ())),
+        needs("plain"),
+        needs("c", opaque=True),
+        needs("d", k=(ALL, ())),
+    ]
+    assert book.dependencies(graph) == [set(), set(), {0}, {0, 2}]
+
+
+def test_schedule_respects_dependencies_and_the_number_of_jobs() -> None:
+    deps = [set(), set(), {0}, {0, 1}, set(), {2, 3}]
+    seconds = [10.0, 4.0, 6.0, 3.0, 5.0, 1.0]
+    for jobs in (1, 2, 3, 8):
+        times = book.schedule(deps, seconds, jobs)
+        for j, ds in enumerate(deps):
+            assert all(times[i][1] <= times[j][0] for i in ds)
+            assert times[j][1] - times[j][0] == seconds[j]
+        events = sorted(t for s, e in times for t in (s, e))
+        for t in events:  # never more than `jobs` at once
+            assert sum(s <= t < e for s, e in times) <= jobs
+    assert max(e for _, e in book.schedule(deps, seconds, 1)) == sum(seconds)
+    # 2 jobs: 0 (10 s) with 1, 4 beside it; 2 and 3 after 0; 5 last: 10 + 6 + 1
+    assert max(e for _, e in book.schedule(deps, seconds, 2)) == 17.0
+
+
+def test_schedule_starts_the_longest_chain_first() -> None:
+    # 3 (10 s) waits for 0 (1 s): once 0 ends, 3 must start before 2, although 2 comes first
+    deps = [set(), set(), set(), {0}]
+    times = book.schedule(deps, [1.0, 5.0, 5.0, 10.0], 2)
+    assert times == [(0.0, 1.0), (0.0, 5.0), (5.0, 10.0), (1.0, 11.0)]
+    # equal chains: reading order
+    assert book.schedule([set(), set()], [2.0, 2.0], 1) == [(0.0, 2.0), (2.0, 4.0)]
+
+
+def test_schedule_refuses_bad_graphs() -> None:
+    with pytest.raises(ValueError, match=r"chapter 1 waits for \[1\]: only earlier chapters"):
+        book.schedule([set(), {1}], [1.0, 1.0], 2)
+    with pytest.raises(ValueError, match="jobs must be a positive integer; got '0'"):
+        book.schedule([set()], [1.0], 0)
+
+
+def test_the_book_dependencies_follow_its_grids() -> None:
+    """At the book's defaults: derived from the chapters' grids, not listed by hand."""
+    from hashlib_nn.experiments import content_key
+    from hashlib_nn.presets import grid
+
+    by_name = {p.stem: i for i, p in enumerate(CHAPTERS)}
+    needs_ = [book.chapter_needs(p) for p in CHAPTERS]
+    deps = book.dependencies(needs_)
+    ancestors: list[set[int]] = []
+    for ds in deps:
+        ancestors.append(set(ds).union(*(ancestors[d] for d in ds)))
+    keys = {c: {content_key(x) for x in grid(c)} for c in ("model_size", "training_time")}
+    assert set(needs_[by_name["determinism"]].requests) == keys["model_size"]
+    assert keys["training_time"] <= set(needs_[by_name["phase_chart"]].requests)
+    # categorization and model_size read the determinism chapter's runs (all suites): after it,
+    # and beside each other
+    for reader in ("categorization", "model_size"):
+        assert deps[by_name[reader]] == {by_name["determinism"]}
+    # training time shares no run with the model-size grid at quick
+    assert deps[by_name["training_time"]] == set()
+    # claims reads every grid chapter's runs: it comes after every chapter that trains one
+    trainers = {i for i, n in enumerate(needs_) if n.requests and by_name["claims"] != i}
+    assert (
+        trainers - {by_name["categorization"], by_name["model_size"]}
+        <= ancestors[by_name["claims"]]
+    )
+    for name in ("intro", "cnn", "cite", "why_numbers_differ", "appendix_compute"):
+        assert not needs_[by_name[name]].requests and not needs_[by_name[name]].opaque
+
+
+def test_chapter_needs_evaluates_the_calls_at_the_given_parameters(tmp_path: Path) -> None:
+    from hashlib_nn.experiments import content_key
+    from hashlib_nn.presets import chapter_params
+
+    cell = (
+        '\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = "smoke"\nwidths = None\n```\n'
+        "\n```{code-cell} ipython3\nfrom hashlib_nn import presets\n"
+        'plan = presets.chapter_params("model_size", preset, widths=widths)\n```\n'
+    )
+    root = make_project(tmp_path, {"format": "jb-book", "root": "intro"}, {"intro.md": cell})
+    path = root / "book" / "intro.md"
+    got = book.chapter_needs(path, {"widths": "[7]"})
+    expected = chapter_params("model_size", "smoke", widths=[7])
+    assert set(got.requests) == {content_key(c) for c in expected}
+    assert not got.opaque
+    unknown = cell.replace("widths=widths", "widths=some_variable")
+    (root / "book" / "intro.md").write_text(HEADER + unknown, encoding="utf-8")
+    assert book.chapter_needs(path).opaque
+
+
+def test_threads_are_the_same_whatever_the_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HASHLIB_NN_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert book.book_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert book.book_threads() == 3
+    monkeypatch.setenv("HASHLIB_NN_THREADS", "2")
+    assert book.book_threads() == 2 and book.book_threads(4) == 4
+    monkeypatch.setenv("HASHLIB_NN_THREADS", "two")
+    with pytest.raises(
+        ValueError, match=r"\$HASHLIB_NN_THREADS must be a positive integer; got 'two'"
+    ):
+        book.book_threads()
+
+
+def test_parallel_run_runs_independent_chapters_at_once_with_the_threads(tmp_path: Path) -> None:
+    """a and b each wait for the other to have started (they time out when run one after the
+    other); c runs after whichever ends; every kernel has the threads asked for."""
+    rendezvous = (
+        "\n```{code-cell} ipython3\nimport os, pathlib, time\n"
+        "here = pathlib.Path(os.environ['RENDEZVOUS'])\n"
+        "(here / NAME).touch()\n"
+        "deadline = time.time() + 120\n"
+        "while OTHER and not (here / OTHER).exists() and time.time() < deadline:\n"
+        "    time.sleep(0.1)\n"
+        "print(not OTHER or (here / OTHER).exists(), os.environ['OMP_NUM_THREADS'])\n```\n"
+    )
+    cell = "\n```{{code-cell}} ipython3\n:tags: [parameters]\n\nNAME = {!r}\nOTHER = {!r}\n```\n"
+    toc = {"format": "jb-book", "root": "a", "chapters": [{"file": "b"}, {"file": "c"}]}
+    pairs = {"a": "b", "b": "a", "c": ""}
+    chapters = {f"{n}.md": cell.format(n, o) + rendezvous for n, o in pairs.items()}
+    root = make_project(tmp_path, toc, chapters)
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    import nbformat
+
+    old = os.environ.get("RENDEZVOUS")
+    os.environ["RENDEZVOUS"] = str(meet)
+    try:
+        runs = book.run_parallel(
+            root=root, jobs=2, threads=3, out_dir=tmp_path / "out", echo=False, cache=False
+        )
+    finally:
+        if old is None:
+            del os.environ["RENDEZVOUS"]
+        else:
+            os.environ["RENDEZVOUS"] = old
+    assert [r.source.stem for r in runs] == ["a", "b", "c"]
+    for r in runs:
+        text = nbformat.read(r.output, as_version=4).cells[-1].outputs[0]["text"].split()
+        assert text == ["True", "3"]
+    timings = json.loads((tmp_path / "out" / "chapter_seconds.json").read_text())
+    assert set(timings) == {"a", "b", "c"}
+
+
+def test_parallel_run_stops_starting_chapters_after_a_failure(tmp_path: Path) -> None:
+    boom = PARAMS_CELL + '\n```{code-cell} ipython3\nraise RuntimeError("boom")\n```\n'
+    toc = {"format": "jb-book", "root": "a", "chapters": [{"file": "b"}]}
+    root = make_project(tmp_path, toc, {"a.md": boom, "b.md": PARAMS_CELL})
+    with pytest.raises(RuntimeError, match=r"chapter\(s\) a failed"):
+        book.run_parallel(root=root, jobs=1, out_dir=tmp_path / "out", echo=False, cache=False)

@@ -10,32 +10,68 @@ drawn.
 Command line::
 
     python -m hashlib_nn.book run [CHAPTER ...] [-p NAME VALUE ...] [--out-dir DIR]
+                                  [--jobs N] [--threads T] [--no-cache]
     python -m hashlib_nn.book list
     python -m hashlib_nn.book check [HTML_DIR]
 
 ``-p`` values are typed as papermill's own CLI types them: ``True``/``False``/``None``, ints and
-floats are converted, anything else (``"[20, 60]"``) stays a string.
+floats are converted, anything else (``"[20, 60]"``) stays a string. A name that no selected
+chapter's parameters cell assigns is refused (the error lists the accepted names); each chapter
+gets the parameters its cell assigns.
+
+**Parallel build** (``--jobs N``, ``make book JOBS=N``; default: the number of CPU cores). The
+chapters run in up to N processes that share the results store. Chapters depend on each other
+only through the store, so the order is derived from what each one asks of it
+(:func:`chapter_needs`: the ``chapter_params`` calls of its code cells, evaluated at its
+parameters, give the content keys and the evaluation plan of every run it reads or trains):
+of two chapters that share a run, the later one in ``_toc.yml`` waits for the earlier one,
+unless chapters both wait for already hold that run with everything both ask of it
+(:func:`dependencies`). So no run is trained twice, or by two processes at once, and every
+chapter finds in the store exactly what it finds in a serial build: the numbers are those of a
+serial build. Among the chapters that may start, the one with the longest chain of estimated
+work after it starts first (:func:`schedule`).
+
+**Threads.** Training results depend on the number of torch threads (measured: one epoch of a
+width-40 MLP gives other weights with 1 thread than with 2; each count is deterministic). So
+every chapter kernel runs with the same count whatever N is: ``--threads``, else
+``$HASHLIB_NN_THREADS``, else ``$OMP_NUM_THREADS``, else 1 (:func:`book_threads`; set through
+``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` in the kernel's environment before torch starts). One
+thread per process is what N = cores processes need: more would make them fight over the
+cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ChapterNeeds",
     "ChapterRun",
     "book_cache_key",
+    "book_threads",
+    "chapter_needs",
     "chapters",
+    "check_parameters",
+    "default_jobs",
+    "dependencies",
+    "new_seconds",
+    "parameter_names",
+    "run_parallel",
+    "schedule",
     "check_rendered",
     "dom_problems",
     "dump_dom",
@@ -127,6 +163,49 @@ def parameters_cell(path: str | Path) -> str:
         f"{path} has no code cell tagged 'parameters'; add one (in MyST: a code-cell with "
         "`:tags: [parameters]`) so papermill can inject parameters"
     )
+
+
+def parameter_names(path: str | Path) -> list[str]:
+    """Names a chapter's ``parameters`` cell assigns, in order (its accepted parameters)."""
+    names: list[str] = []
+    for node in ast.parse(parameters_cell(path)).body:
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+        )
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name) and name.id not in names:
+                    names.append(name.id)
+    return names
+
+
+def check_parameters(
+    sources: Sequence[str | Path], parameters: Mapping[str, Any]
+) -> dict[Path, dict[str, Any]]:
+    """Each chapter's share of ``parameters``: the names its parameters cell assigns.
+
+    Raises ``ValueError`` for a name that none of ``sources`` assigns (papermill would only
+    warn and run the chapter at its defaults), listing the names each chapter accepts.
+    """
+    accepted = {Path(s): parameter_names(s) for s in sources}
+    unknown = [n for n in parameters if not any(n in names for names in accepted.values())]
+    if unknown:
+        bad = ", ".join(repr(n) for n in unknown)
+        s = "s" if len(unknown) > 1 else ""
+        if len(accepted) == 1:
+            ((source, names),) = accepted.items()
+            raise ValueError(
+                f"unknown parameter{s} {bad} for chapter {source.stem!r}; it accepts: "
+                f"{', '.join(names) or '(none)'}"
+            )
+        listed = "; ".join(f"{p.stem}: {', '.join(n) or '(none)'}" for p, n in accepted.items())
+        raise ValueError(
+            f"unknown parameter{s} {bad}: no chapter run here accepts it; accepted: {listed}"
+        )
+    return {p: {k: v for k, v in parameters.items() if k in names}
+            for p, names in accepted.items()}  # fmt: skip
 
 
 def package_fingerprint() -> str:
@@ -223,20 +302,76 @@ def book_cache_key(source: str | Path) -> tuple[str, str]:
         return ours, cache.create_hashed_notebook(read_myst_markdown_notebook(text))[1]
 
 
+#: Environment variables through which a chapter kernel gets its thread count (read when torch,
+#: numpy's BLAS and scikit-learn's OpenMP start in the kernel).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HASHLIB_NN_THREADS")
+
+
+def _positive_int(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{what} must be a positive integer; got {text!r}")
+    return value
+
+
+def default_jobs() -> int:
+    """Chapters run at once by default: the CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # (not on Linux)
+        return max(1, os.cpu_count() or 1)
+
+
+def book_threads(threads: int | None = None) -> int:
+    """Threads of each chapter kernel: ``threads``, else ``$HASHLIB_NN_THREADS``, else
+    ``$OMP_NUM_THREADS``, else 1; the same whatever the number of jobs, since the numbers of a
+    run depend on it (module docstring, "Threads")."""
+    if threads is not None:
+        return _positive_int(str(threads), "threads")
+    for name in ("HASHLIB_NN_THREADS", "OMP_NUM_THREADS"):
+        text = os.environ.get(name, "").strip()
+        if text:
+            return _positive_int(text, f"${name}")
+    return 1
+
+
+def _thread_environment(threads: int) -> dict[str, str]:
+    return dict.fromkeys(THREAD_VARIABLES, str(threads))
+
+
+@contextlib.contextmanager
+def _kernel_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` while a kernel starts (it copies the environment)."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_chapter(
     path: str | Path,
     parameters: Mapping[str, Any] | None = None,
     out_dir: str | Path | None = None,
     *,
     cache_dir: str | Path | None = None,
+    threads: int | None = None,
 ) -> Path:
     """Execute one chapter with papermill and return the executed notebook's path.
 
     The chapter runs with ``book/`` as its working directory, in the ``python3`` kernel, with
-    ``parameters`` injected after its ``parameters`` cell. Raises papermill's
-    ``PapermillExecutionError`` when a cell fails (the partly executed notebook is still
-    written). When no parameters are given and ``cache_dir`` is set, the executed notebook is
-    also stored in that jupyter-cache (see ``_cache_executed``).
+    ``parameters`` injected after its ``parameters`` cell and :func:`book_threads` threads.
+    Raises papermill's ``PapermillExecutionError`` when a cell fails (the partly executed
+    notebook is still written). When no parameters are given and ``cache_dir`` is set, the
+    executed notebook is also stored in that jupyter-cache (see ``_cache_executed``).
     """
     import papermill
 
@@ -247,14 +382,15 @@ def run_chapter(
     out_root = Path(out_dir) if out_dir is not None else base / DEFAULT_OUT_DIR
     out_root.mkdir(parents=True, exist_ok=True)
     out = out_root / f"{source.stem}.ipynb"
-    papermill.execute_notebook(
-        _read_notebook(source),
-        str(out),
-        parameters=dict(parameters or {}),
-        cwd=str(base / "book"),
-        kernel_name="python3",
-        progress_bar=False,
-    )
+    with _kernel_environment(_thread_environment(book_threads(threads))):
+        papermill.execute_notebook(
+            _read_notebook(source),
+            str(out),
+            parameters=dict(parameters or {}),
+            cwd=str(base / "book"),
+            kernel_name="python3",
+            progress_bar=False,
+        )
     if cache_dir is not None and not parameters:
         _cache_executed(out, source, Path(cache_dir))
     return out
@@ -294,20 +430,26 @@ def run_chapters(
     root: str | Path | None = None,
     cache: bool = True,
     echo: bool = True,
+    threads: int | None = None,
 ) -> list[ChapterRun]:
     """Execute chapters in ``_toc.yml`` order (all of them when ``names`` is empty).
 
-    Stops at the first failing chapter (papermill's exception propagates). With ``cache`` and no
-    parameters, each executed notebook also goes into ``_build/.jupyter_cache`` for the book build.
+    Each chapter gets the ``parameters`` its parameters cell assigns; a name none of them
+    assigns is refused (:func:`check_parameters`). Stops at the first failing chapter
+    (papermill's exception propagates). With ``cache``, each chapter executed at its defaults
+    also goes into ``_build/.jupyter_cache`` for the book build.
     """
     base = project_root(root)
+    selected = _select(names, base)
+    shares = check_parameters(selected, parameters or {})
     runs = []
-    for source in _select(names, base):
+    for source in selected:
         shown = source.relative_to(base) if source.is_relative_to(base) else source
         cache_dir = project_root(source.parent) / "_build" / ".jupyter_cache" if cache else None
         start = time.perf_counter()
         try:
-            out = run_chapter(source, parameters, out_dir, cache_dir=cache_dir)
+            out = run_chapter(source, shares[source], out_dir, cache_dir=cache_dir,
+                              threads=threads)  # fmt: skip
         except Exception:
             if echo:
                 seconds = time.perf_counter() - start
@@ -318,6 +460,345 @@ def run_chapters(
         if echo:
             print(f"{shown}: {run.seconds:.1f} s -> {out}", flush=True)
     return runs
+
+
+# --- parallel build: what each chapter asks of the results store, and the order it implies ---
+
+#: A run's evaluation plan as the store answers it: (metric suites, checkpoints).
+Plan = tuple[frozenset[str], frozenset[int]]
+
+
+@dataclass(frozen=True)
+class ChapterNeeds:
+    """What one chapter asks of the results store.
+
+    ``requests``: content key -> the plan it asks of that run (a stored run answers when it
+    measured those suites at those checkpoints; :meth:`RunResult.covers`). ``opaque``: what the
+    chapter asks could not be derived; it is ordered against every chapter that uses the
+    store. ``configs``: the runs asked for (for the estimate of its work, :func:`new_seconds`).
+    """
+
+    name: str
+    requests: Mapping[str, Plan] = field(default_factory=dict)
+    opaque: bool = False
+    configs: tuple[Any, ...] = ()  # hashlib_nn.experiments.RunConfig
+
+
+def _covers(stored: Plan | None, wanted: Plan) -> bool:
+    return stored is not None and wanted[0] <= stored[0] and wanted[1] <= stored[1]
+
+
+def _union(a: Plan | None, b: Plan) -> Plan:
+    return b if a is None else (a[0] | b[0], a[1] | b[1])
+
+
+def dependencies(needs: Sequence[ChapterNeeds]) -> list[set[int]]:
+    """For each chapter (in reading order), the earlier chapters it must wait for.
+
+    Chapter j waits for an earlier chapter i when they ask for a common run that the chapters
+    both already wait for do not hold with everything i and j ask of it (after those finished,
+    the store holds the union of their plans: a sweep re-runs a run to add what it lacks). Then
+    at most one of two concurrent chapters touches any run, and only to read it; every chapter
+    finds in the store what it finds in a serial build, in reading order.
+    """
+    n = len(needs)
+    deps: list[set[int]] = [set() for _ in range(n)]
+    ancestors: list[set[int]] = [set() for _ in range(n)]
+    for j in range(n):
+        for i in range(j):
+            if _conflict(needs, i, j, ancestors[i] & ancestors[j]):
+                deps[j].add(i)
+                ancestors[j] |= {i} | ancestors[i]
+    return deps
+
+
+def _conflict(needs: Sequence[ChapterNeeds], i: int, j: int, common: set[int]) -> bool:
+    a, b = needs[i], needs[j]
+    if a.opaque or b.opaque:
+        return (a.opaque or bool(a.requests)) and (b.opaque or bool(b.requests))
+    for key in a.requests.keys() & b.requests.keys():
+        stored: Plan | None = None
+        for m in common:
+            if needs[m].opaque:
+                return True
+            if key in needs[m].requests:
+                stored = _union(stored, needs[m].requests[key])
+        if not (_covers(stored, a.requests[key]) and _covers(stored, b.requests[key])):
+            return True
+    return False
+
+
+def _critical_paths(deps: Sequence[set[int]], seconds: Sequence[float]) -> list[float]:
+    """Each chapter's seconds plus the longest chain of chapters waiting on it."""
+    n = len(deps)
+    after: list[set[int]] = [set() for _ in range(n)]
+    for j, ds in enumerate(deps):
+        for i in ds:
+            after[i].add(j)
+    path = [0.0] * n
+    for i in reversed(range(n)):  # dependents come later in reading order
+        path[i] = seconds[i] + max((path[j] for j in after[i]), default=0.0)
+    return path
+
+
+def _next_ready(
+    deps: Sequence[set[int]], done: set[int], started: set[int], priority: Sequence[float]
+) -> int | None:
+    ready = [i for i in range(len(deps)) if i not in started and deps[i] <= done]
+    if not ready:
+        return None
+    return max(ready, key=lambda i: (priority[i], -i))  # longest chain first, then reading order
+
+
+def schedule(
+    deps: Sequence[set[int]], seconds: Sequence[float], jobs: int
+) -> list[tuple[float, float]]:
+    """Simulated (start, end) of each chapter when ``jobs`` run at once, each taking its
+    ``seconds``: what :func:`run_parallel` does with real durations (a free slot takes the
+    ready chapter with the longest chain of work after it)."""
+    jobs = _positive_int(str(jobs), "jobs")
+    if len(seconds) != len(deps):
+        raise ValueError(f"{len(deps)} chapters but {len(seconds)} durations")
+    for j, ds in enumerate(deps):
+        if any(not 0 <= i < j for i in ds):
+            raise ValueError(f"chapter {j} waits for {sorted(ds)}: only earlier chapters allowed")
+    priority = _critical_paths(deps, seconds)
+    times: dict[int, tuple[float, float]] = {}
+    running: dict[int, float] = {}  # chapter -> end
+    done: set[int] = set()
+    now = 0.0
+    while len(done) < len(deps):
+        while len(running) < jobs:
+            pick = _next_ready(deps, done, set(times), priority)
+            if pick is None:
+                break
+            times[pick] = (now, now + seconds[pick])
+            running[pick] = now + seconds[pick]
+        first = min(running, key=lambda i: (running[i], i))
+        now = running.pop(first)
+        done.add(first)
+    return [times[i] for i in range(len(deps))]
+
+
+def _grid_names(tree: ast.AST) -> list[str]:
+    from hashlib_nn.presets import ALL_CHAPTERS
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in ALL_CHAPTERS:
+            found.append(node.value)
+    return list(dict.fromkeys(found))
+
+
+def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = None) -> ChapterNeeds:
+    """What a chapter asks of the results store at ``parameters`` (its defaults otherwise).
+
+    Every ``chapter_params(...)`` call in its code cells is evaluated with the chapter's
+    parameters (its parameters cell, then ``parameters``); the grid it names is the first
+    argument, or, when that is not a string, every grid chapter named by a string in the
+    chapter's code. A call whose arguments cannot be evaluated so makes the chapter opaque.
+    """
+    from hashlib_nn.experiments import content_key
+    from hashlib_nn.presets import chapter_params
+
+    path = Path(source)
+    nb = _read_notebook(path)
+    namespace: dict[str, Any] = {}
+    code = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if "parameters" in cell.metadata.get("tags", []):
+            exec(compile(str(cell.source), str(path), "exec"), {}, namespace)  # noqa: S102
+        else:
+            code.append(_python_only(cell.source))
+    namespace.update(parameters or {})
+    try:
+        tree = ast.parse("\n".join(code))
+    except SyntaxError:
+        return ChapterNeeds(path.stem, opaque=True)
+    named = _grid_names(tree)
+    requests: dict[str, Plan] = {}
+    configs = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _called(node) == "chapter_params"):
+            continue
+        try:
+            args = [_evaluate(a, namespace) for a in node.args[1:]]
+            kwargs = {k.arg: _evaluate(k.value, namespace) for k in node.keywords if k.arg}
+            first = node.args[0] if node.args else None
+            grids = ([first.value] if isinstance(first, ast.Constant) else named) or [None]
+            for grid_name in grids:
+                if grid_name is None:
+                    raise ValueError("no grid chapter named")
+                configs += chapter_params(grid_name, *args, **kwargs).configs
+        except Exception:  # noqa: BLE001 (any failure: order the chapter against all)
+            return ChapterNeeds(path.stem, opaque=True)
+    for c in configs:
+        plan = (frozenset(c.metrics), frozenset(c.checkpoints))
+        key = content_key(c)
+        requests[key] = _union(requests.get(key), plan)
+    return ChapterNeeds(path.stem, requests, configs=tuple(configs))
+
+
+def new_seconds(needs: Sequence[ChapterNeeds], deps: Sequence[set[int]]) -> list[float]:
+    """Estimated seconds of each chapter's training (:func:`hashlib_nn.presets.estimate_seconds`)
+    counting only the runs that the chapters it waits for do not already hold."""
+    from hashlib_nn.experiments import content_key
+    from hashlib_nn.presets import estimate_seconds
+
+    ancestors: list[set[int]] = []
+    for ds in deps:
+        ancestors.append(set(ds).union(*(ancestors[d] for d in ds)))
+    out = []
+    for i, need in enumerate(needs):
+        held: dict[str, Plan] = {}
+        for m in ancestors[i]:
+            for key, plan in needs[m].requests.items():
+                held[key] = _union(held.get(key), plan)
+        new = [
+            c
+            for c in need.configs
+            if not _covers(
+                held.get(content_key(c)), (frozenset(c.metrics), frozenset(c.checkpoints))
+            )
+        ]
+        out.append(estimate_seconds(new))
+    return out
+
+
+def _python_only(source: str) -> str:
+    """A cell's source without IPython magics and shell lines (which ``ast`` cannot parse)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in str(source).splitlines())  # fmt: skip
+
+
+def _called(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def _evaluate(node: ast.expr, namespace: Mapping[str, Any]) -> Any:
+    """A call argument's value from the chapter's parameters only (no other names)."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    missing = names - set(namespace)
+    if missing:
+        raise NameError(f"not a parameter: {sorted(missing)}")
+    return eval(compile(ast.Expression(node), "<argument>", "eval"), {}, dict(namespace))  # noqa: S307
+
+
+def _timings_path(out_root: Path) -> Path:
+    return out_root / "chapter_seconds.json"
+
+
+def run_parallel(
+    names: Sequence[str] = (),
+    parameters: Mapping[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    jobs: int | None = None,
+    threads: int | None = None,
+    root: str | Path | None = None,
+    cache: bool = True,
+    echo: bool = True,
+) -> list[ChapterRun]:
+    """Execute chapters in up to ``jobs`` processes (default :func:`default_jobs`) sharing the
+    results store, in the order :func:`dependencies` derives; see the module docstring.
+
+    Each chapter runs in its own ``python -m hashlib_nn.book run`` process with
+    :func:`book_threads` threads; this process stores the executed notebooks in the book's
+    jupyter-cache, one at a time. A chapter's duration in the last build
+    (``<out_dir>/chapter_seconds.json``), else its estimate (:func:`chapter_needs`), orders the
+    ready chapters. When a chapter fails, the running ones finish, no other starts, and
+    ``RuntimeError`` names the failed chapters. Returns the runs in reading order.
+    """
+    jobs = default_jobs() if jobs is None else _positive_int(str(jobs), "jobs")
+    n_threads = book_threads(threads)
+    base = project_root(root)
+    selected = _select(names, base)
+    shares = check_parameters(selected, parameters or {})
+    out_root = Path(out_dir) if out_dir is not None else base / DEFAULT_OUT_DIR
+    out_root.mkdir(parents=True, exist_ok=True)
+    needs = [chapter_needs(s, shares[s]) for s in selected]
+    deps = dependencies(needs)
+    try:
+        last = json.loads(_timings_path(out_root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        last = {}
+    estimates = new_seconds(needs, deps)
+    seconds = [float(last.get(s.stem, estimates[i] + KERNEL_SECONDS))
+               for i, s in enumerate(selected)]  # fmt: skip
+    priority = _critical_paths(deps, seconds)
+    if echo:
+        for i, s in enumerate(selected):
+            waits = ", ".join(selected[d].stem for d in sorted(deps[i])) or "nothing"
+            print(f"{s.stem}: waits for {waits}", flush=True)
+        print(f"{len(selected)} chapter(s), {jobs} at once, {n_threads} thread(s) each",
+              flush=True)  # fmt: skip
+    env = {**os.environ, **_thread_environment(n_threads)}
+    running: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+    runs: dict[int, ChapterRun] = {}
+    failed: list[int] = []
+    started: set[int] = set()
+    try:
+        while True:
+            while not failed and len(running) < jobs:
+                pick = _next_ready(deps, set(runs), started, priority)
+                if pick is None:
+                    break
+                started.add(pick)
+                cmd = [sys.executable, "-m", "hashlib_nn.book", "run", "--no-cache",
+                       "--jobs", "1", "--threads", str(n_threads), "--out-dir", str(out_root),
+                       str(selected[pick])]  # fmt: skip
+                for k, v in shares[selected[pick]].items():
+                    cmd += ["-p", k, _cli_text(v)]
+                running[pick] = (subprocess.Popen(cmd, env=env, cwd=base), time.perf_counter())
+            if not running:
+                break
+            i, rc, took = _wait_any(running)
+            if rc != 0:
+                failed.append(i)
+                if echo:
+                    print(f"{selected[i].stem}: FAILED (exit {rc}) after {took:.1f} s",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                continue
+            out = out_root / f"{selected[i].stem}.ipynb"
+            runs[i] = ChapterRun(selected[i], out, took)
+            if cache and not shares[selected[i]]:
+                _cache_executed(out, selected[i], base / "_build" / ".jupyter_cache")
+    finally:
+        for proc, _ in running.values():  # (only after an interruption)
+            proc.terminate()
+    last.update({selected[i].stem: round(r.seconds, 1) for i, r in runs.items()})
+    _timings_path(out_root).write_text(json.dumps(last, indent=1, sort_keys=True) + "\n")
+    if failed:
+        names_failed = ", ".join(selected[i].stem for i in failed)
+        skipped = len(selected) - len(started)
+        raise RuntimeError(f"chapter(s) {names_failed} failed; {skipped} not started")
+    return [runs[i] for i in sorted(runs)]
+
+
+#: Seconds a chapter takes besides its training: kernel start, imports, charts (measured: 3-10 s).
+KERNEL_SECONDS = 8.0
+
+
+def _cli_text(value: Any) -> str:
+    """A ``-p`` value back as text that :func:`papermill_value` types to it again."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def _wait_any(running: dict[int, tuple[subprocess.Popen[bytes], float]]) -> tuple[int, int, float]:
+    """Block until one of the running chapter processes ends: (chapter, exit code, seconds)."""
+    while True:
+        for i, (proc, start) in list(running.items()):
+            rc = proc.poll()
+            if rc is not None:
+                del running[i]
+                return i, rc, time.perf_counter() - start
+        time.sleep(0.2)
 
 
 # --- browser check of the built HTML ------------------------------------------------------
@@ -522,9 +1003,30 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="parameter for every chapter run, typed as papermill's CLI types it",
+        help="parameter for the chapters whose parameters cell assigns NAME, typed as "
+        "papermill's CLI types it; a NAME no chapter assigns is refused",
     )
     run.add_argument("--out-dir", type=Path, default=None, help=f"default: {DEFAULT_OUT_DIR}")
+    run.add_argument(
+        "-j",
+        "--jobs",
+        type=str,
+        default=None,
+        help="chapters run at once, in processes sharing the results store "
+        f"(default: the number of CPU cores, here {default_jobs()})",
+    )
+    run.add_argument(
+        "--threads",
+        type=str,
+        default=None,
+        help="torch/BLAS threads of each chapter, whatever --jobs is "
+        "(default: $HASHLIB_NN_THREADS, else $OMP_NUM_THREADS, else 1)",
+    )
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not store the executed notebooks in the book's jupyter-cache",
+    )
     sub.add_parser("list", help="print the chapters of _toc.yml")
     check = sub.add_parser("check", help="check charts and math of the built HTML in Chromium")
     check.add_argument("html_dir", nargs="?", type=Path, default=None, help="default: _build/html")
@@ -548,8 +1050,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
-        runs = run_chapters(args.chapters, parameters, args.out_dir)
-    except PapermillExecutionError as err:
+        jobs = default_jobs() if args.jobs is None else _positive_int(args.jobs, "--jobs")
+        threads = None if args.threads is None else _positive_int(args.threads, "--threads")
+        common = {"out_dir": args.out_dir, "cache": not args.no_cache, "threads": threads}
+        if jobs > 1 and len(_select(args.chapters, project_root())) > 1:
+            runs = run_parallel(args.chapters, parameters, jobs=jobs, **common)
+        else:
+            runs = run_chapters(args.chapters, parameters, **common)
+    except (PapermillExecutionError, RuntimeError) as err:
         print(f"FAIL {err}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError) as err:

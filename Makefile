@@ -1,6 +1,7 @@
 # hashlib_nn: build the book, run the tests.
 #
-#   make book    venv + data, run every chapter with papermill (any failing cell fails make),
+#   make book    venv + data, run every chapter with papermill (any failing cell fails make;
+#                JOBS=N chapters at once, default: the number of cores),
 #                then jupyter-book build -W book/  ->  _build/html/index.html
 #   make test    venv + data + pytest
 #   make bench   benchmarks: our pipeline vs the original's, ratios and goals
@@ -40,8 +41,11 @@ test: venv data
 
 # Each chapter of _toc.yml runs at its default parameters (the gate); the executed notebooks go
 # into the book's jupyter-cache, so the HTML build renders them without executing them again.
+# JOBS chapters run at once (processes sharing the results store, ordered by the runs they
+# share: the numbers are a serial build's); each with the same thread count whatever JOBS is.
+JOBS ?= $(shell nproc)
 book: venv data
-	$(BIN)/python -m hashlib_nn.book run
+	$(BIN)/python -m hashlib_nn.book run --jobs $(JOBS)
 	$(BIN)/jupyter-book build -W book/
 
 html: venv

@@ -26,8 +26,8 @@ from hashlib_nn.controls import (
 from hashlib_nn.reports import ChapterReport, readable
 from hashlib_nn.verdicts import Verdict, basis_of, fmt, point_table, with_controls
 
-__all__ = ["RR_METRICS", "UNIQUE_LEVEL", "adds_sentence", "crossing_sentence",
-           "control_verdicts", "report"]  # fmt: skip
+__all__ = ["RR_METRICS", "UNIQUE_LEVEL", "adds_sentence", "control_verdicts", "crossing_sentence",
+           "for_dataset", "paper_for_chart", "report", "widest_sentence"]  # fmt: skip
 
 RR_METRICS = ["rr_train", "rr_test"]
 #: The train RR the chapter reads off each curve: at most 5% of the training examples share
@@ -36,7 +36,8 @@ UNIQUE_LEVEL = 0.05
 _SPLIT = {"rr_train": "train", "rr_test": "test"}
 
 
-def _for_dataset(frame: pd.DataFrame | None, dataset: str) -> pd.DataFrame:
+def for_dataset(frame: pd.DataFrame | None, dataset: str) -> pd.DataFrame:
+    """The rows of ``dataset`` (an empty frame for None)."""
     if frame is None:
         return pd.DataFrame()
     if "dataset" in frame.columns:
@@ -78,7 +79,7 @@ def adds_sentence(adds: pd.DataFrame, metric: str, *, lower_is_better: bool) -> 
         diff = shared[col].to_numpy(dtype=float)
         better = int(np.sum(diff < 0) if lower_is_better else np.sum(diff > 0))
         worst = shared.loc[shared[col].abs().idxmax()]
-        parts.append(f"than the {control} at {better} of {len(shared)} widths (largest "
+        parts.append(f"than the {control}'s at {better} of {len(shared)} widths (largest "
                      f"difference {worst[col]:+.3f} at width {fmt(worst['width'])})")
     if not parts:
         return ""
@@ -106,7 +107,7 @@ def crossing_sentence(curves: pd.DataFrame, metric: str = "rr_train",
             + ".")
 
 
-def _at_widest(curves: pd.DataFrame, metrics: Sequence[str]) -> str:
+def widest_sentence(curves: pd.DataFrame, metrics: Sequence[str]) -> str:
     """The values of every source at the widest width that all sources present share."""
     sources = list(dict.fromkeys(curves["source"]))
     per = [set(curves.loc[curves["source"] == s, "width"]) for s in sources]
@@ -124,7 +125,9 @@ def _at_widest(curves: pd.DataFrame, metrics: Sequence[str]) -> str:
     return f"At width {fmt(w)}: " + "; ".join(parts) + "." if parts else ""
 
 
-def _paper_for_chart(paper: pd.DataFrame, metric: str) -> pd.DataFrame | None:
+def paper_for_chart(paper: pd.DataFrame, metric: str) -> pd.DataFrame | None:
+    """The paper's points of ``metric`` as a chart reference on the trained network's colour
+    (columns ``width``, ``mean``, ``source``); None when the paper has none."""
     rows = paper[paper["metric"] == metric]
     if rows.empty:
         return None
@@ -138,8 +141,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     :func:`hashlib_nn.shipped.load`) beside ``controls`` (:func:`hashlib_nn.controls.
     chapter_controls` or :func:`hashlib_nn.controls.load_shipped`). Rows of other data sets are
     ignored; an empty frame gives a report with one statement saying so."""
-    frame = _for_dataset(frame, dataset)
-    ctl = _for_dataset(controls, dataset)
+    frame = for_dataset(frame, dataset)
+    ctl = for_dataset(controls, dataset)
     out = ChapterReport("determinism", dataset, preset, None)
     if frame.empty:
         out.statements.append(f"No {preset} model-size results for {dataset}.")
@@ -152,7 +155,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         split = _SPLIT[metric]
         out.charts[metric] = charts.line_chart(
             curves[curves["metric"] == metric], x="width", y="mean", color="source",
-            band=("lo", "hi"), reference=_paper_for_chart(paper, metric),
+            band=("lo", "hi"), reference=paper_for_chart(paper, metric),
             title=f"{split.capitalize()} redundancy ratio vs width: trained network and "
                   f"controls ({where})",
             x_title="hidden units (width)", y_title=f"redundancy ratio ({split})")  # fmt: skip
@@ -166,7 +169,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     if ctl.empty:
         out.statements.append(f"No controls were given for {dataset} at the {preset} preset: "
                               "the trained network is shown alone.")  # fmt: skip
-    sentence = _at_widest(curves, RR_METRICS)
+    sentence = widest_sentence(curves, RR_METRICS)
     if sentence:
         out.statements.append(sentence)
     for metric in RR_METRICS:

@@ -121,7 +121,7 @@ def test_training_time_report_with_its_untrained_control() -> None:
     # the paper's falls 0.48 / 0.325 / 0.18; ours are the same by construction
     assert ("From epoch 1 to epoch 200 our test RR changes by -0.480 to -0.180 across widths "
             "40, 50, 60") in text
-    assert "the paper's changes by -0.480 to -0.180 over the same span" in text
+    assert "the paper's changes by -0.480 to -0.180 from epoch 1 to its final epoch" in text
     assert "During the first epoch our test RR changes by" in text and "rises at 3 of 3" in text
     assert ("Untrained (epoch 0), K-NN on the codes reaches 0.800 (chance is 0.1); the first "
             "epoch adds +0.100 and the rest of training +0.020: the first epoch adds more at 3 "

@@ -612,8 +612,9 @@ def training_time_verdict(
                         f"w{fmt(row.width)}_drop": drop})  # fmt: skip
         first = ("" if np.isnan(row.at_0) else
                  f" (epoch 0: {row.at_0:.3f}, first-epoch change {row.at_1 - row.at_0:+.3f})")
+        change = f"a fall of {drop:.3f}" if drop >= 0 else f"a rise of {-drop:.3f}"
         parts.append(f"width {fmt(row.width)}: {row.at_1:.3f} after epoch 1 → {row.at_last:.3f} "
-                     f"at epoch {fmt(row.last_epoch)}, a fall of {drop:+.3f}{first}")
+                     f"at epoch {fmt(row.last_epoch)}, {change}{first}")
     direction_text = (f"{METRIC_LABELS.get(metric, metric)} on {dataset}: " + "; ".join(parts)
                       + ". The direction needs a fall at every width.")  # fmt: skip
     widths = sorted(int(w) for w in rows["width"].unique())

@@ -8,7 +8,6 @@ its untrained control: the same rule on the epoch-0 rows copied to every epoch
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from hashlib_nn import charts
@@ -39,9 +38,9 @@ CHANGE_NAMES = {
 
 
 def _range(values: pd.Series, signed: bool = False) -> str:
-    lo, hi = float(values.min()), float(values.max())
     f = "{:+.3f}" if signed else "{:.3f}"
-    return f.format(lo) if np.isclose(lo, hi) else f"{f.format(lo)} to {f.format(hi)}"
+    lo, hi = f.format(float(values.min())), f.format(float(values.max()))
+    return lo if lo == hi else f"{lo} to {hi}"
 
 
 def paper_consistency(dataset: str) -> list[str]:
@@ -127,7 +126,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
                       for _, g in ref_test.groupby("width") if len(g) == 2]
         if paper_fall:
             sentence += (f"; the paper's changes by {_range(pd.Series(paper_fall), signed=True)}"
-                         " over the same span")
+                         " from epoch 1 to its final epoch")
         out.statements.append(sentence + ".")
         first = test.dropna(subset=["at_0"])
         if len(first):

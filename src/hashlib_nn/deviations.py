@@ -159,11 +159,14 @@ def points(seeds: Sequence[int] = (0, 1, 2), seeds_w20: Sequence[int] = tuple(ra
 
 
 def configs_for(point: Point, variant: str, *, sklearn_knn: bool = True,
-                dataset: str = "mnist") -> list[RunConfig]:  # fmt: skip
+                dataset: str = "mnist", suites: Sequence[str] | None = None,
+                ) -> list[RunConfig]:  # fmt: skip
     """The RunConfigs of ``point`` under ``variant`` (one per seed).
 
     Toggled variants leave epoch 0 out (it is the untrained network, identical under every
-    toggle). ``sklearn_knn`` adds the ``knn_sklearn`` suite (the original's K-NN call).
+    toggle). ``suites``: the metric suites (default: all of
+    :data:`hashlib_nn.experiments.METRIC_SUITES`); ``sklearn_knn`` adds the ``knn_sklearn``
+    suite (the original's K-NN call).
     """
     from hashlib_nn.experiments import METRIC_SUITES, RunConfig
     from hashlib_nn.train import TrainConfig
@@ -177,7 +180,8 @@ def configs_for(point: Point, variant: str, *, sklearn_knn: bool = True,
     checkpoints = point.checkpoints
     if variant != "default":
         checkpoints = tuple(c for c in checkpoints if c != 0)
-    metrics = METRIC_SUITES + (("knn_sklearn",) if sklearn_knn else ())
+    metrics = tuple(METRIC_SUITES if suites is None else suites)
+    metrics += ("knn_sklearn",) if sklearn_knn else ()
     return [
         RunConfig(
             dataset=dataset, width=point.width, depth=point.depth, n_train=point.n_train,
@@ -251,6 +255,7 @@ def run_points(
     log: Callable[[str], None] | None = print,
     deadline: float | None = None,
     dataset: str = "mnist",
+    suites: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Train and measure every ``point`` under every variant; return the rows (and write them to
     ``csv_path`` group by group).
@@ -263,7 +268,10 @@ def run_points(
     (only the default variant: the toggles' effects are then read on ``knn_test``), ``"auto"``
     (every variant where a run is evaluated once, at its final epoch; only the default at the
     training-time points, whose four checkpoints per run would make it the dominant cost) or
-    ``"none"``. ``deadline``: a ``time.time()`` after which no new group starts.
+    ``"none"``. ``suites``: the metric suites besides that (default: all of
+    :data:`hashlib_nn.experiments.METRIC_SUITES`; ``("rr", "net", "knn")`` costs about a second
+    per evaluation instead of 5-20). ``deadline``: a ``time.time()`` after which no new group
+    starts.
     """
     import pandas as pd
 
@@ -289,7 +297,8 @@ def run_points(
                     columns=list(COLUMNS))
             with_sk = (sklearn_knn == "all" or (sklearn_knn != "none" and variant == "default")
                        or (sklearn_knn == "auto" and point.experiment != "training_time"))
-            configs = configs_for(point, variant, sklearn_knn=with_sk, dataset=dataset)
+            configs = configs_for(point, variant, sklearn_knn=with_sk, dataset=dataset,
+                                  suites=suites)
             t0 = time.perf_counter()
             sweep(configs, store=st, device=device, progress=False)
             results = [st.get(c) for c in configs]
@@ -434,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--widths", nargs="+", type=int, default=None,
                    help="only the points at these widths")  # fmt: skip
     r.add_argument("--sklearn-knn", choices=list(_SKLEARN_MODES), default="auto")
+    r.add_argument("--suites", nargs="+", default=None, choices=["rr", "net", "kmeans", "knn",
+                                                                  "lr"],
+                   help="metric suites (default: all; knn_sklearn follows --sklearn-knn)")
     r.add_argument("--store", default=None, help="result store (default: hashlib_nn's)")
     r.add_argument("--csv", default=str(OURS_CSV), help=f"output CSV (default {OURS_CSV})")
     r.add_argument("--deadline", default=None,
@@ -449,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.deadline:
         deadline = _deadline(args.deadline)
     run_points(pts, args.variants, store=args.store, csv_path=args.csv,
-               sklearn_knn=args.sklearn_knn, deadline=deadline,
+               sklearn_knn=args.sklearn_knn, deadline=deadline, suites=args.suites,
                log=lambda s: print(s, flush=True))  # fmt: skip
     return 0
 

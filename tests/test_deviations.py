@@ -479,6 +479,8 @@ def test_points_and_configs() -> None:
     assert base[0].checkpoints == (0, 1, 3, 10) and tog[0].checkpoints == (1, 3, 10)
     assert "knn_sklearn" in base[0].metrics and "knn_sklearn" not in tog[0].metrics
     assert tog[0].train.adam_form == "keras" and not tog[0].train.early_stopping
+    lean = configs_for(tt, "default", sklearn_knn=False, suites=("rr", "knn"))
+    assert lean[0].metrics == ("rr", "knn")
     assert configs_for(pts[0], "bn_biased")[0].bn_running_var == "biased"
     assert configs_for(pts[6], "float64")[2].train.dtype == "float64"
     assert configs_for(pts[6], "default")[0].n_train == 100

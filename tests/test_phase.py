@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 
 from hashlib_nn.phase import (
+    BOUNDARIES,
     CRITICAL,
     REGIMES,
     SUFFICIENT,
     UNDER,
     PhaseThresholds,
+    boundary_positions,
     phase_regime,
     phase_regimes,
     regime_boundaries,
@@ -282,3 +284,35 @@ def test_default_rules_on_the_paper_mnist_model_size_figure() -> None:
     assert [w for w, r in got.items() if r == UNDER] == [3, 10, 15, 20]
     assert [w for w, r in got.items() if r == CRITICAL] == [27, 30, 33, 40, 50, 60]
     assert [w for w, r in got.items() if r == SUFFICIENT] == [70, 100]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_boundary_positions_against_a_brute_force_scan(seed: int) -> None:
+    """Random regime grids: each boundary's position is the index of the first width whose
+    regime is at least the boundary's upper regime (len(grid) when none is), found by scanning
+    every width of every row by hand."""
+    rng = np.random.default_rng(seed)
+    widths, epochs = [5, 10, 20, 40, 80], [0, 1, 10]
+    rows = [{"dataset": ds, "width": w, "epoch": e, "regime": REGIMES[rng.integers(3)]}
+            for ds in ("a", "b") for e in epochs for w in widths]  # fmt: skip
+    cells = pd.DataFrame(rows).sample(frac=1.0, random_state=seed)  # any row order
+    got = boundary_positions(cells, "width", "epoch", by=["dataset"])
+    assert len(got) == 2 * len(epochs) * len(BOUNDARIES)
+    for (ds, e), g in pd.DataFrame(rows).groupby(["dataset", "epoch"]):
+        ranks = [REGIMES.index(r) for r in g.sort_values("width")["regime"]]
+        for name, rank in BOUNDARIES.items():
+            expect = next((i for i, r in enumerate(ranks) if r >= rank), len(widths))
+            row = got[(got.dataset == ds) & (got.epoch == e) & (got.boundary == name)].iloc[0]
+            assert row.position == expect
+            if expect == len(widths):
+                assert math.isnan(row.x_boundary)
+            else:
+                assert row.x_boundary == widths[expect]
+
+
+def test_boundary_positions_errors() -> None:
+    cells = pd.DataFrame({"width": [1, 2], "epoch": 0, "regime": [UNDER, "hashing"]})
+    with pytest.raises(ValueError, match=r"must hold regimes .* got \['hashing'\]"):
+        boundary_positions(cells, "width", "epoch")
+    with pytest.raises(ValueError, match=r"boundary_positions needs column\(s\) \['n_train'\]"):
+        boundary_positions(cells, "width", "n_train")

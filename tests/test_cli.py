@@ -5,13 +5,30 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from hashlib_nn import experiments
-from hashlib_nn.cli import main
+from hashlib_nn import cli, cnn_experiments, experiments
+from hashlib_nn.cli import PROVENANCE_COLUMNS, RUN_ORDER, main
+from hashlib_nn.cnn import CNNTrainConfig
+from hashlib_nn.cnn_experiments import (
+    CNNCheckpoint,
+    CNNRunConfig,
+    CNNRunResult,
+    chapter_runs,
+    cnn_content_key,
+)
+from hashlib_nn.presets import ALL_CHAPTERS, grid
+from hashlib_nn.provenance import versions
+from hashlib_nn.store import Store
+from hashlib_nn.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMOKE_RUN = ["run", "--preset", "smoke", "--chapter", "model_size", "--dataset", "synthetic"]
 
@@ -48,6 +65,7 @@ def test_run_list_export_and_resume(
     frame = pd.read_csv(csv)
     assert sorted(frame.width.unique()) == [5, 20] and set(frame.dataset) == {"synthetic"}
     assert {"rr_train", "net_acc_test", "knn_test"} <= set(frame.metric)
+    check_provenance(frame, Store(isolated))
 
     trained = []
     one = experiments._train_one
@@ -140,3 +158,181 @@ def test_entry_point_in_a_subprocess(isolated: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "hashlib_nn.cli", "frobnicate"],
                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert bad.returncode == 2  # argparse's usage error
+
+
+def check_provenance(frame: pd.DataFrame, store: Store) -> None:
+    """Every provenance column is there and equals what the store recorded for that run."""
+    assert set(PROVENANCE_COLUMNS) <= set(frame.columns)
+    key_columns = ["lr", "batch_size", "train_seconds", "created", "torch_version"]
+    assert not frame[key_columns].isna().any().any()
+    mine = versions()
+    for key, rows in frame.groupby("key"):
+        result = store.get(key)
+        assert result is not None
+        t = result.config.train
+        assert set(rows.lr) == {t.lr} and set(rows.batch_size) == {t.batch_size}
+        assert set(rows.lr_decay_every) == {t.lr_decay_every}
+        assert set(rows.patience) == {t.patience}
+        assert np.allclose(rows.train_seconds, result.train_seconds, rtol=1e-12)
+        assert np.allclose(rows.eval_seconds, result.eval_seconds, rtol=1e-12)
+        for cp in result.checkpoints:
+            at = rows[rows.epoch == cp.epoch]
+            assert len(at) and np.allclose(at.checkpoint_seconds, cp.seconds, rtol=1e-12)
+        assert set(rows.created) == {result.created}
+        datetime.fromisoformat(result.created)  # a date and time, not a placeholder
+        assert set(rows.device) == {result.device} and set(rows.trainer) == {result.trainer}
+        assert set(rows.torch_version) == {mine["torch"]}
+        assert set(rows.sklearn_version) == {mine["sklearn"]}
+        assert set(rows.hashlib_nn_version.astype(str)) == {mine["hashlib_nn"]}
+        assert set(rows.git_commit.fillna("").astype(str)) == {mine["git_commit"] or ""}
+        # the smoke grids on this data set that hold the run (model size, and the chapters
+        # that share its runs: categorization, determinism; label noise's clean run at width 20)
+        holding = [c for c in RUN_ORDER if c != "cnn" and key in {
+            experiments.content_key(x) for x in grid(c, "smoke", dataset="synthetic")}]
+        assert holding[:3] == ["model_size", "categorization", "determinism"]
+        assert set(rows.presets) == {"smoke"} and set(rows.chapters) == {";".join(holding)}
+
+
+def test_every_chapter_that_trains_is_a_cli_chapter() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    in_toc = [entry["file"] for entry in toc["chapters"]]
+    assert set(RUN_ORDER) <= set(in_toc)
+    # the toc's other pages train nothing: the root page, the claims, the notes and cite page
+    assert set(in_toc) - set(RUN_ORDER) == {"claims", "why_numbers_differ", "appendix_compute",
+                                            "cite"}  # fmt: skip
+    assert set(RUN_ORDER) == set(ALL_CHAPTERS) | {"cnn"} and len(RUN_ORDER) == 9
+    parser = cli._parser()
+    for chapter in RUN_ORDER:
+        assert parser.parse_args(["run", "--chapter", chapter]).chapter == [chapter]
+
+
+def test_run_sends_each_chapter_its_own_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` trains exactly the preset's grid of each chapter (presets.grid is the oracle) and
+    the cnn chapter's plan (cnn_experiments.chapter_runs)."""
+    seen: dict[str, list] = {}
+
+    def sweep_chapter(chapter, configs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen[chapter] = list(configs)
+        return pd.DataFrame({"key": [], "final": []})
+
+    cnn_calls: list[dict] = []
+
+    def fake_cnn_run(**kw):  # type: ignore[no-untyped-def]
+        cnn_calls.append(kw)
+        config = CNNRunConfig(kw["model_name"], kw["dataset"], 1, 1, CNNTrainConfig(epochs=1))
+        return CNNRunResult(config, "k", [], [], 1, None, "cpu", {}, {}, [], {}, "",
+                            from_store=True)  # fmt: skip
+
+    monkeypatch.setattr(cli, "_sweep_chapter", sweep_chapter)
+    monkeypatch.setattr(cnn_experiments, "cnn_run", fake_cnn_run)
+    argv = ["run", "--preset", "smoke", "--device", "cpu"]
+    assert main([*argv, *(a for c in RUN_ORDER for a in ("--chapter", c)),
+                 "--dataset", "mnist"]) == 0  # fmt: skip
+    assert list(seen) == [c for c in RUN_ORDER if c != "cnn"]
+    for chapter, configs in seen.items():
+        assert configs == grid(chapter, "smoke", dataset=["mnist"]), chapter
+    expected = chapter_runs("smoke", dataset="mnist")
+    assert [{k: v for k, v in kw.items() if k not in ("store", "device", "log")}
+            for kw in cnn_calls] == expected  # fmt: skip
+
+    # with no --chapter every chapter runs; on a non-image data set the cnn chapter is skipped
+    seen.clear()
+    cnn_calls.clear()
+    assert main([*argv, "--dataset", "synthetic"]) == 0
+    assert list(seen) == [c for c in RUN_ORDER if c != "cnn"] and cnn_calls == []
+
+
+def test_cnn_chapter_on_a_non_image_data_set_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "--preset", "smoke", "--chapter", "cnn", "--dataset", "synthetic"]) == 2
+    assert capsys.readouterr().err == (
+        "hashlib-nn: error: the cnn chapter trains on images: --dataset must be one of 'mnist', "
+        "'fashion-mnist', 'cifar10'; got 'synthetic'\n"
+    )
+
+
+def _stored_cnn_result(store: Path) -> CNNRunResult:
+    """The smoke cnn chapter's run on MNIST, as cnn_run would store it (metrics made up)."""
+    kw = chapter_runs("smoke", dataset="mnist")[0]
+    train = CNNTrainConfig(epochs=kw["epochs"], seed=kw["seed"], hflip=False,
+                           lr_decay_every=kw["lr_decay_every"])  # fmt: skip
+    config = CNNRunConfig(kw["model_name"], "mnist", kw["n_train"], kw["n_test"], train,
+                          checkpoints=kw["checkpoints"], bn_momentum=kw["bn_momentum"])  # fmt: skip
+    checkpoints = [CNNCheckpoint(e, {"rr_train": 0.0, "knn_test": 0.5 + e / 10}, [], [], {})
+                   for e in kw["checkpoints"]]  # fmt: skip
+    result = CNNRunResult(config, cnn_content_key(config), checkpoints, [], 1, None, "cpu",
+                          {"train": 1.5, "evaluate": 2.0, "total": 4.0}, {}, [], versions(),
+                          "2026-12-05T08:00:00+00:00")  # fmt: skip
+    cnn_experiments._store_put(store, result)
+    return result
+
+
+def test_list_and_export_the_cnn_chapter(
+    isolated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _stored_cnn_result(isolated)
+    assert main(["list", "--preset", "smoke", "--chapter", "cnn", "--dataset", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet8" in out and "1 of 1 CNN runs of the cnn chapter are stored" in out
+    assert main(["list"]) == 0
+    assert "(and 1 CNN runs in" in capsys.readouterr().out
+    csv = tmp_path / "cnn.csv"
+    assert main(["export", "--preset", "smoke", "--chapter", "cnn", "--dataset", "mnist",
+                 "--out", str(csv)]) == 0  # fmt: skip
+    frame = pd.read_csv(csv)
+    assert len(frame) == 4 and set(frame.key) == {result.key}  # 2 checkpoints x 2 metrics
+    assert set(frame.presets) == {"smoke"} and set(frame.lr) == {result.config.train.lr}
+    assert set(frame.train_seconds) == {1.5} and set(frame.created) == {result.created}
+    assert frame.set_index(["epoch", "metric"]).value[(1, "knn_test")] == pytest.approx(0.6)
+    # the quick preset's cnn run is another run: nothing to export
+    assert main(["export", "--preset", "quick", "--chapter", "cnn", "--dataset", "mnist",
+                 "--out", str(tmp_path / "none.csv")]) == 2  # fmt: skip
+    assert "no stored runs match --preset quick --chapter cnn --dataset mnist" in (
+        capsys.readouterr().err)
+    assert main(["export", "--chapter", "cnn", "--chapter", "model_size", "--out",
+                 str(csv)]) == 2  # fmt: skip
+    assert capsys.readouterr().err.startswith(
+        "hashlib-nn: error: export the cnn chapter on its own (--chapter cnn)")
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    ([], "(no filter: the whole store)"),
+    (["--preset", "smoke", "--chapter", "training_time", "--dataset", "synthetic"],
+     "--preset smoke --chapter training_time --dataset synthetic"),
+    (["--dataset", "fashion-mnist"], "--dataset fashion-mnist"),
+])  # fmt: skip
+def test_export_refuses_an_empty_selection_and_names_the_filter(
+    argv: list[str], named: str, isolated: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    experiments.run(experiments.RunConfig(dataset="synthetic", width=4, n_train=100,
+                                          metrics=("rr",), train=TrainConfig(epochs=1)),
+                    store=isolated, device="cpu")  # fmt: skip
+    if not argv:  # the whole store: empty it first
+        for path in isolated.glob("*.json"):
+            path.unlink()
+    out = tmp_path / "results.csv"
+    assert main(["export", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"hashlib-nn: error: no stored runs match {named} in {isolated}; nothing "
+                   f"written to {out}. See what is stored with `hashlib-nn list`, or train the "
+                   "selection with `hashlib-nn run` and the same options\n")  # fmt: skip
+    assert not out.exists() and not list(tmp_path.glob(".results.csv.*"))
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_export_writes_files_with_the_umask_mode(
+    umask: int, mode: int, isolated: Path, tmp_path: Path
+) -> None:
+    experiments.run(experiments.RunConfig(dataset="synthetic", width=4, n_train=100,
+                                          metrics=("rr",), train=TrainConfig(epochs=1)),
+                    store=isolated, device="cpu")  # fmt: skip
+    out = tmp_path / "results.csv"
+    old = os.umask(umask)
+    try:
+        assert main(["export", "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == mode
+    assert len(pd.read_csv(out)) > 0

@@ -186,7 +186,9 @@ def test_rr_falls_with_width_not_reproduced_flat_and_tenth() -> None:
     assert tenth.numbers["effect_ratio"] == pytest.approx(0.1)
     assert "the effect is 0.1 times the paper's" in tenth.evidence
     rising = claims.rr_falls_with_width_verdict(_paper_widths(RR, lambda m, y: 1 - y))
-    assert rising.status == "not reproduced" and "direction does not hold" in rising.evidence
+    assert rising.status == "not reproduced"
+    assert "direction does not hold (train RR does not fall; test RR does not fall)" in \
+        rising.evidence
 
 
 def test_rr_falls_with_width_partly_when_shifted_beyond_tolerance() -> None:
@@ -230,6 +232,7 @@ def test_accuracies_rise_with_width_every_way() -> None:
     mixed = _paper_widths(ACC, lambda m, y: 1.2 - y if m == "lr_test" else y)
     v = claims.accuracies_rise_with_width_verdict(mixed)
     assert v.status == "not reproduced" and "Not rising: LR (test)." in v.evidence
+    assert "direction does not hold (not rising: LR (test))" in v.evidence
     fashion = claims.accuracies_rise_with_width_verdict(_paper_widths(ACC), dataset="fashion-mnist")
     assert fashion.status == "not comparable"
 
@@ -284,7 +287,8 @@ def test_training_time_not_reproduced_tenth_and_flat() -> None:
     assert tenth.status == "not reproduced", tenth
     assert tenth.numbers["effect_ratio"] == pytest.approx(0.1)
     flat = claims.training_time_verdict(_by_epoch({w: (0.3, 0.3, 0.3) for w in TT_WIDTHS}))
-    assert flat.status == "not reproduced" and "direction does not hold" in flat.evidence
+    assert flat.status == "not reproduced"
+    assert "direction does not hold (no fall at width 40, 50, 60)" in flat.evidence
     # the case: a +0.0085 first-epoch rise then a small fall is not the paper's spike
     small = claims.training_time_verdict(_by_epoch({40: (0.03, 0.0385, 0.021)}))
     assert small.status == "not reproduced"
@@ -361,6 +365,7 @@ def test_sample_size_rr_every_way() -> None:
     assert tenth.status == "not reproduced", tenth
     rising = claims.sample_size_rr_verdict(_paper_ss(lambda w, y: y[::-1]))
     assert rising.status == "not reproduced"
+    assert "(test RR does not fall at width 40, 50, 60)" in rising.evidence
     # our standard results look like this: the fall, smaller and lower than the paper's
     low = claims.sample_size_rr_verdict(_paper_ss(lambda w, y: 0.6 * y))
     assert low.status == "partly reproduced", low
@@ -396,6 +401,7 @@ def test_accuracy_log_linear_every_way() -> None:
     # saturating early: R² below 0.9 in every fit, so not log-linear
     bent = claims.accuracy_log_linear_verdict(_acc_by_n(r2_bend=True))
     assert bent.status == "not reproduced" and bent.numbers["fits_log_linear"] == 0
+    assert "direction does not hold (only 0 of 1 fits have R² ≥ 0.9)" in bent.evidence
     tenth = claims.accuracy_log_linear_verdict(_acc_by_n(0.1))
     assert tenth.status == "not reproduced"
     partly = claims.accuracy_log_linear_verdict(_acc_by_n(0.35))

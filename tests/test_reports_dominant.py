@@ -204,7 +204,7 @@ def test_early_stopping_statements_when_the_budget_ends_every_run() -> None:
     frame = _sample_size_frame(quick_like, stopped=False)
     agg = sample_size.aggregate(sample_size.final_rows(frame), by=["width", "n_train"])
     assert sample_size.early_stopping_statements(frame, agg) == [
-        "Every run with n ≤ 40000 ends after 8 to 8 epochs, all by the epoch budget, before the "
+        "Every run with n ≤ 40000 ends after 8 epochs, all by the epoch budget, before the "
         "first learning-rate decay (after epoch 20)."]  # fmt: skip
     late = {n: [60, 70] for n in SIZES}
     frame = _sample_size_frame(late)

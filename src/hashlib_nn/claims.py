@@ -494,10 +494,12 @@ def rr_falls_with_width_verdict(
     effect_text = "Drop between the narrowest and the widest shared width: " + "; ".join(
         f"{RR_METRICS[m]} {o:.3f} against the paper's {p:.3f}"
         for m, (o, p, _) in effects.items() if not np.isnan(o)) + "."  # fmt: skip
+    why = "; ".join(f"{RR_METRICS[m]} RR does not fall"
+                    for m, ok in zip(RR_METRICS, falls, strict=True) if not ok)
     return judge(claim, table, direction=all(falls), direction_text=direction_text, x="width",
                  by=["metric"], effect=_smallest([r for *_, r in effects.values()]),
                  effect_text=effect_text, dataset=dataset, numbers=numbers,
-                 basis=basis)  # fmt: skip
+                 basis=basis, direction_failure=why)  # fmt: skip
 
 
 def accuracies_rise_with_width_verdict(
@@ -559,8 +561,8 @@ def accuracies_rise_with_width_verdict(
         for m, (o, p, _) in effects.items() if not np.isnan(o)) + "."  # fmt: skip
     return judge(claim, table, direction=all(rises), direction_text=direction_text, x="width",
                  by=["metric"], effect=_smallest([r for *_, r in effects.values()]),
-                 effect_text=effect_text, dataset=dataset, numbers=numbers,
-                 basis=basis)  # fmt: skip
+                 effect_text=effect_text, dataset=dataset, numbers=numbers, basis=basis,
+                 direction_failure=f"not rising: {', '.join(failing)}" if failing else "")
 
 
 def training_time_verdict(
@@ -624,6 +626,8 @@ def training_time_verdict(
         return judge(claim, None, direction=all(drops), direction_text=direction_text,
                      x="epoch", dataset=dataset, numbers=numbers, basis=basis)  # fmt: skip
     table = point_table(rows, paper, on=["metric", "width", "epoch"])
+    no_fall = [fmt(r.width) for r, ok in zip(table_ep.itertuples(), drops, strict=True) if not ok]
+    why = f"no fall at width {', '.join(no_fall)}" if no_fall else ""
     ratios, effect_parts = [], []
     for width, g in table.groupby("width"):
         at = g.set_index("epoch")
@@ -638,7 +642,7 @@ def training_time_verdict(
     return judge(claim, table, direction=all(drops), direction_text=direction_text, x="epoch",
                  by=["width"], effect=_smallest(ratios) if ratios else float("nan"),
                  effect_text=effect_text, dataset=dataset, numbers=numbers,
-                 basis=basis)  # fmt: skip
+                 basis=basis, direction_failure=why)  # fmt: skip
 
 
 def sample_size_rr_verdict(
@@ -689,12 +693,16 @@ def sample_size_rr_verdict(
                      f"(n = {x[-1]:,.0f}), non-increasing in {share:.0%} of the steps{train}")
     direction_text = (f"On {dataset}: " + "; ".join(parts) + f" (at least {min_share:.0%} of the "
                       "steps needed, and lower at the largest n).")  # fmt: skip
+    failing = [fmt(w) for w, ok in zip(sorted(agg["width"].unique()), falls, strict=True)
+               if not ok]  # fmt: skip
+    why = f"test RR does not fall at width {', '.join(failing)}" if failing else ""
     widths = sorted(int(w) for w in agg["width"].unique())
     paper = paper_points("sample_size", dataset, ["rr_test"], x="n_train", widths=widths)
     if paper.empty:
         return judge(claim, None, direction=all(falls), direction_text=direction_text,
                      x="n_train", dataset=dataset, numbers=numbers, basis=basis)  # fmt: skip
     table = point_table(agg[agg["metric"] == "rr_test"], paper, on=["metric", "width", "n_train"])
+    extra = {"direction_failure": why}
     ratios, effect_parts = [], []
     for width, g in table.groupby("width"):
         ours, theirs, ratio = _effect_on_table(g, "rr_test", "n_train", rise=False)
@@ -708,7 +716,7 @@ def sample_size_rr_verdict(
     return judge(claim, table, direction=all(falls), direction_text=direction_text, x="n_train",
                  by=["width"], effect=_smallest(ratios) if ratios else None,
                  effect_text=effect_text, dataset=dataset, numbers=numbers,
-                 basis=basis)  # fmt: skip
+                 basis=basis, **extra)  # fmt: skip
 
 
 def _paper_slopes(paper: pd.DataFrame) -> dict[tuple[str, int], float]:
@@ -770,6 +778,10 @@ def accuracy_log_linear_verdict(
                       f"{numbers['max_slope_per_decade']:.3f} per decade of n, median R² "
                       f"{numbers['median_r2']:.3f}.")  # fmt: skip
     direction = positive and float(linear.mean()) > 0.5
+    why = "; ".join(
+        ([] if positive else ["not every fit rises"])
+        + ([] if float(linear.mean()) > 0.5 else
+           [f"only {int(linear.sum())} of {len(usable)} fits have R² ≥ {fmt(min_r2)}"]))
     widths = sorted(int(w) for w in agg["width"].unique())
     paper = paper_points("sample_size", dataset, present, x="n_train", widths=widths)
     if paper.empty:
@@ -793,7 +805,7 @@ def accuracy_log_linear_verdict(
     return judge(claim, table, direction=direction, direction_text=direction_text, x="n_train",
                  by=["metric", "width"], effect=_smallest(ratios) if ratios else None,
                  effect_text=effect_text, dataset=dataset, numbers=numbers,
-                 basis=basis)  # fmt: skip
+                 basis=basis, direction_failure=why)  # fmt: skip
 
 
 def combine_verdicts(claim: str, verdicts: Sequence[Verdict]) -> Verdict:

@@ -347,7 +347,7 @@ def with_controls(verdict: Verdict, controls: Mapping[str, Verdict], *,
 def judge(claim: str, table: pd.DataFrame | None, *, direction: bool, direction_text: str,
           x: str, by: Sequence[str] = (), effect: float | None = None, effect_text: str = "",
           dataset: str = "", numbers: Mapping[str, float] | None = None,
-          basis: Basis | None = None) -> Verdict:
+          basis: Basis | None = None, direction_failure: str = "") -> Verdict:
     """The verdict of a rule from its :func:`point_table`, its direction and its effect ratio.
 
     ``direction``: whether the claimed direction holds in our numbers (``direction_text`` says
@@ -357,7 +357,8 @@ def judge(claim: str, table: pd.DataFrame | None, *, direction: bool, direction_
     :data:`MIN_DIRECTION_RATIO` (a fifth) of the paper's; then :func:`gap_status` decides.
     ``table`` None or empty: *not comparable* (the paper has no values; the direction alone
     never passes). The evidence names the shared points within tolerance, the effect, and for
-    *partly* or *not reproduced* which criterion failed; ``largest_gap`` says where ours is
+    *partly* or *not reproduced* which criterion failed (``direction_failure``: what failed in
+    the direction, in words, when it fails); ``largest_gap`` says where ours is
     furthest from the paper's (:func:`largest_gap`).
     """
     numbers = dict(numbers or {})
@@ -382,7 +383,8 @@ def judge(claim: str, table: pd.DataFrame | None, *, direction: bool, direction_
     sentences.append(share_text(table) + ".")
     failed = []
     if not direction:
-        failed.append("the claimed direction does not hold")
+        failed.append(f"the claimed direction does not hold ({direction_failure})"
+                      if direction_failure else "the claimed direction does not hold")
     elif effect is not None and (np.isnan(effect) or effect < MIN_DIRECTION_RATIO):
         failed.append(f"the effect is {_ratio_text(effect)} the paper's, below the "
                       f"{MIN_DIRECTION_RATIO:g} that counts as the same direction")

@@ -85,8 +85,9 @@ def early_stopping_statements(frame: pd.DataFrame, agg: pd.DataFrame, *,
                 f"first learning-rate decay (epoch {decay_every})."]
     low = table.iloc[:k]
     stopped, runs = int(low["stopped_early"].sum()), int(low["runs"].sum())
-    head = (f"Every run with n ≤ {fmt(sizes[k - 1])} ends after "
-            f"{fmt(int(low['epochs_min'].min()))} to {fmt(int(low['epochs_max'].max()))} epochs")
+    lo, hi = int(low["epochs_min"].min()), int(low["epochs_max"].max())
+    span = f"{fmt(lo)} epochs" if lo == hi else f"{fmt(lo)} to {fmt(hi)} epochs"
+    head = f"Every run with n ≤ {fmt(sizes[k - 1])} ends after {span}"
     decay = f"the first learning-rate decay (after epoch {decay_every})"
     if stopped == runs:
         out.append(f"{head}, all by early stopping on the training loss (patience {patience}, as "

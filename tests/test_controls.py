@@ -234,16 +234,6 @@ def test_chapter_controls_limits_categorization_at_quick(tiny, tmp_path):
     assert set(det["measure"]) <= {"rr", "collision", "n_distinct", "n_bits"}
 
 
-def test_by_control_groups_for_the_claims_page():
-    frame = pd.DataFrame({"control": ["untrained", "simhash", "simhash"], "value": [1, 2, 3]})
-    out = controls.by_control(frame, chapters=("determinism", "model_size"))
-    assert list(out) == ["untrained network", "random projection (SimHash)"]
-    assert list(out["random projection (SimHash)"]) == ["determinism", "model_size"]
-    assert out["random projection (SimHash)"]["model_size"]["value"].tolist() == [2, 3]
-    with pytest.raises(ValueError, match="no 'control' column"):
-        controls.by_control(frame.drop(columns="control"))
-
-
 def test_bad_control_names_and_suites(tiny):
     config = _config(tiny)
     with pytest.raises(ValueError, match=r"unknown control 'trained'; accepted: 'untrained', "):

@@ -214,3 +214,20 @@ def test_categorization_controls_at_a_subset_of_widths():
     assert set(table.loc[measured, "Width"]) == {widths[0], widths[-1]}
     assert f"Controls measured at width(s) {widths[0]}, {widths[-1]} with seed(s) 0." in \
         rep.statements
+
+
+def test_analysed_codes_drops_constant_bits_only_when_asked():
+    from hashlib_nn.categorization import drop_constant_bits
+    from hashlib_nn.codes import NeuralCodes
+
+    bits = np.array([[1, 0, 1], [1, 1, 0], [1, 0, 0]], dtype=np.uint8)  # bit 0 constant
+    train, test = NeuralCodes.from_bits(bits), NeuralCodes.from_bits(bits[:2])
+    same = categorization.analysed_codes(train, test, drop_constant=False)
+    assert same[0] is train and same[1] is test
+    tr, te = categorization.analysed_codes(train, test, drop_constant=True)
+    ref_tr, ref_te, _ = drop_constant_bits(train, test)
+    assert tr.n_bits == 2 and te.n_bits == 2
+    np.testing.assert_array_equal(tr.unpack(), ref_tr.unpack())
+    np.testing.assert_array_equal(te.unpack(), bits[:2, 1:])
+    with pytest.raises(TypeError, match="drop_constant must be True or False; got 'yes'"):
+        categorization.analysed_codes(train, test, drop_constant="yes")

@@ -78,7 +78,6 @@ __all__ = [
     "CONTROLS",
     "CONTROL_LABELS",
     "TRAINED",
-    "by_control",
     "chapter_controls",
     "control_configs",
     "control_key",
@@ -363,7 +362,9 @@ def controls_frame(
                 data = loaded[sample]
             result = control_result(name, plan, suites=plan.metrics, device=device, _data=data)
             if st is not None:
-                st.put(result)
+                current = st.get(key)  # another process sharing the store may have measured more
+                if current is None or not set(result.config.metrics) < set(current.config.metrics):
+                    st.put(result)
             frames.append(_frame_of(result, request, name))
     if not frames:
         return pd.DataFrame(columns=[*_FRAME_COLUMNS, "control"])
@@ -447,21 +448,6 @@ def chapter_controls(
     return controls_frame(chosen, suites=CHAPTER_SUITES[chapter],
                           store=plan.store if store is None else store,
                           device=plan.device)  # fmt: skip
-
-
-def by_control(frame: pd.DataFrame, chapters: Sequence[str] = ("determinism", "categorization",
-               "model_size")) -> dict[str, dict[str, pd.DataFrame]]:  # fmt: skip
-    """A controls frame as ``{control label: {chapter: frame}}`` (the ``controls`` argument of
-    :func:`hashlib_nn.claims.evaluate_claims`): the model-size controls serve every chapter of
-    the model-size grid. Labels: :data:`CONTROL_LABELS`."""
-    if "control" not in frame.columns:
-        raise ValueError(f"frame has no 'control' column; has {list(frame.columns)}")
-    out: dict[str, dict[str, pd.DataFrame]] = {}
-    for name in CONTROLS:
-        part = frame[frame["control"] == name].reset_index(drop=True)
-        if len(part):
-            out[CONTROL_LABELS[name]] = {ch: part for ch in chapters}
-    return out
 
 
 # ----------------------------------------------------------------------------------------------

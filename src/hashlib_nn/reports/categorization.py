@@ -23,7 +23,9 @@ from hashlib_nn.analysis import (
     kmeans_gap_table,
     kmeans_scoring_curves,
 )
+from hashlib_nn.categorization import drop_constant_bits
 from hashlib_nn.claims import COMPARISON_NAMES, gap_sides
+from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.controls import CONTROL_LABELS, curves_with_controls, training_adds
 from hashlib_nn.reports import ChapterReport, readable
 from hashlib_nn.reports.determinism import (
@@ -35,11 +37,25 @@ from hashlib_nn.reports.determinism import (
 )
 from hashlib_nn.verdicts import basis_of, fmt, point_table, with_controls
 
-__all__ = ["ACCURACY_METRICS", "beats_controls_sentence", "report"]
+__all__ = ["ACCURACY_METRICS", "analysed_codes", "beats_controls_sentence", "report"]
 
 #: The learners on the codes, in the order the chapter shows them (test accuracy; K-Means
 #: scored as purity, as the original and the paper).
 ACCURACY_METRICS = ["knn_test", "lr_test", "kmeans_purity_test"]
+
+
+def analysed_codes(train: NeuralCodes, test: NeuralCodes, *,
+                   drop_constant: bool) -> tuple[NeuralCodes, NeuralCodes]:  # fmt: skip
+    """The codes the chapter's analysed network is studied on: with ``drop_constant``, the
+    bits constant over train and test together removed (the original's rule,
+    :func:`hashlib_nn.categorization.drop_constant_bits`); otherwise the codes unchanged."""
+    if not isinstance(drop_constant, bool):
+        raise TypeError(f"drop_constant must be True or False; got {drop_constant!r}")
+    if not drop_constant:
+        return train, test
+    kept_train, kept_test, _ = drop_constant_bits(train, test)
+    assert kept_test is not None
+    return kept_train, kept_test
 
 
 def beats_controls_sentence(adds: pd.DataFrame, metrics: list[str] = ACCURACY_METRICS) -> str:

@@ -445,11 +445,14 @@ def dominance_matrix(cells: pd.DataFrame) -> pd.DataFrame:
         idx = pd.MultiIndex.from_frame(base[keys])
         out[f"{name} spread"] = part["yardstick_spread"].reindex(idx).to_numpy()
         out[f"ratio to {name}"] = part["ratio"].reindex(idx).to_numpy()
-    dominated = judged.groupby(keys, sort=False).apply(
-        lambda g: ", ".join(g.loc[g["dominated"].astype(bool), "yardstick"]) or "none",
-        include_groups=False)  # fmt: skip
-    out["dominated by"] = dominated.reindex(pd.MultiIndex.from_frame(base[keys])).fillna(
-        "no dominant factor given").to_numpy()  # fmt: skip
+    larger: dict[tuple, list[str]] = {}
+    for _, r in judged.iterrows():
+        names = larger.setdefault(tuple(r[k] for k in keys), [])
+        if bool(r["dominated"]):
+            names.append(str(r["yardstick"]))
+    out["dominated by"] = [
+        ", ".join(larger[k]) or "none" if k in larger else "no dominant factor given"
+        for k in base[keys].itertuples(index=False, name=None)]  # fmt: skip
     out["metric"] = out["metric"].map(lambda m: METRIC_NAMES.get(m, m))
     return out
 

@@ -935,3 +935,21 @@ def test_the_shipped_standard_results_feed_the_factor_chapters() -> None:
     assert sum(len(c) for c in planes.values()) == 0 or factors.phase_boundary_lines(planes)
     assert set(factors.planes_by_dataset(planes)) <= set(chart.dataset)
     assert factors.phase_chart_verdict(planes).status
+
+
+def test_claim_chapters_name_every_frame_the_claim_functions_read() -> None:
+    """With exactly CLAIM_CHAPTERS' frames each claim gets its full verdict (no "could not be
+    compared"), and the dominant factors are among them."""
+    results = {"regularization": _regularization(0.1), "label_noise": _noise({0: 0, 0.5: 0.1}),
+               "phase_chart": pd.DataFrame(
+                   [r for (w, e), (tr, te) in MOVING.items()
+                    for r in _rr_rows(f"t{w}", w, 48000, e, e == 20, tr, te)]),
+               **_yardsticks()}  # fmt: skip
+    fns = {"regularization": factors.regularization_claim,
+           "label_noise": factors.label_noise_claim,
+           "dominant_factors": factors.dominant_factors_claim,
+           "phase_chart": factors.phase_chart_claim}  # fmt: skip
+    assert set(fns) == set(factors.CLAIM_CHAPTERS)
+    for name, chapters in factors.CLAIM_CHAPTERS.items():
+        v = fns[name]({c: results[c] for c in chapters}, "mnist")
+        assert "could not be compared" not in v.evidence and v.status != "not tested", v

@@ -72,6 +72,7 @@ from hashlib_nn.verdicts import (
 
 __all__ = [
     "CATEGORIZATION_METRICS",
+    "CLAIM_CHAPTERS",
     "DOMINANT_FACTORS",
     "EFFECT_FLOOR",
     "EFFECT_METRICS",
@@ -1127,6 +1128,15 @@ def shipped_configs(chapter: str, frame: pd.DataFrame, preset: str = "standard")
 
 _REG_BY = ["dataset", "width", "weight_decay", "batchnorm", "dropout"]
 _NOISE_BY = ["dataset", "width", "label_noise", "label_noise_mode"]
+#: The chapters each claim's function reads (``results`` must hold them for a full verdict):
+#: claims 3d-3f compare with all three dominant factors, and a dominant factor left out of
+#: ``results`` caps the verdict at *partly reproduced* (its comparison is named as missing).
+CLAIM_CHAPTERS: dict[str, tuple[str, ...]] = {
+    "regularization": ("regularization", *DOMINANT_FACTORS),
+    "label_noise": ("label_noise", *DOMINANT_FACTORS),
+    "dominant_factors": (*DOMINANT_FACTORS, "regularization", "label_noise"),
+    "phase_chart": ("phase_chart",),
+}
 
 
 def _chapter(results: Mapping[str, pd.DataFrame], chapter: str, dataset: str) -> pd.DataFrame:

@@ -576,8 +576,9 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table[cols].to_string(index=False))
     print(
-        "cpu_minutes: upper bound on 2 CPU cores from an empty store; runs shared between "
-        "chapters are counted once (new_trainings)."
+        "cpu_minutes: expected CPU minutes on one thread from an empty store (a cost model "
+        "calibrated on measured runs); runs shared between chapters are counted once "
+        "(new_trainings)."
     )
     return 0
 

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_CHAPTERS",
     "CHAPTERS",
+    "COST_MODEL",
+    "CostModel",
     "FACTOR_CHAPTERS",
     "FactorSpec",
     "PhaseSpec",
@@ -61,10 +63,16 @@ __all__ = [
     "ChapterPlan",
     "GridSpec",
     "Preset",
+    "calibrate_cost_model",
     "chapter_params",
+    "cost_runs",
     "describe_presets",
+    "estimate_seconds",
+    "shipped_cost_table",
+    "stored_costs",
     "grid",
     "phase_chart_axes",
+    "predicted_vs_measured",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -723,32 +731,79 @@ def chapter_params(chapter: str, preset: str = DEFAULT_PRESET, **params: Any) ->
 # Cost model and the presets table
 # ----------------------------------------------------------------------------------------------
 
-# Seconds per training epoch of one model on 2 CPU cores over 48k MNIST examples (toolchain.md:
-# 0.57 s at width 10, 0.93 s at width 100; linear in between); CIFAR-10 (3072 inputs, depth 5):
-# scaled by the first layer's share of the work, a rough guess (not measured here: no data).
-_EPOCH_S_W10, _EPOCH_S_W100 = 0.57, 0.93
-# Cost of training R models together relative to one (measured, batched.train_many, width 100,
-# R = 3: 1.53x one model; modelled as 1 + 0.27 (R - 1)).
-_BATCH_EXTRA = 0.27
-# Seconds per evaluated checkpoint (measured, MNIST, width <= 100, 2 shared cores): codes + rr +
-# net about 0.3 s; the categorization suites (K-Means n_init=10 on train and on test codes,
-# 9-NN Hamming, one-vs-one LR) about 2.5 s + 4.5 s * n / 48k (the test set is always 10k).
-_EVAL_S_BASE, _EVAL_S_CAT_FIXED, _EVAL_S_CAT_PER_48K = 0.3, 2.5, 4.5
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds of training and evaluation on one CPU thread (the book's setting), calibrated
+    from measured runs by :func:`calibrate_cost_model`.
+
+    Training: a sweep trains the runs of one group (same architecture, epochs, checkpoints and
+    epoch length: :func:`hashlib_nn.experiments.sweep`, at most 16) together, one optimizer step
+    per batch of 64 rows for all of them. A step costs ``step_s + step_s_per_model * G +
+    step_s_per_unit * G * width`` for G models: the fixed per-step overhead dominates paper-sized
+    MLPs. Each run's share of its group's time is 1/G. Runs with early stopping stop after
+    ``es_epochs_tiled`` epochs (at most the maximum) when their sample is repeated 8 times or
+    more per epoch (n <= 6,000 of 48,000), else after ``es_epochs`` (medians of the shipped
+    standard runs; at 8 epochs, quick, patience 10 never stops a run).
+
+    Evaluation, at every checkpoint and the final epoch: ``eval_s + eval_s_per_1k * n / 1000``
+    for codes, RR and the network's accuracy on the n training examples and the test set, plus
+    ``cat_s + cat_s_per_1k * n / 1000`` when a categorization suite (K-Means, K-NN, logistic
+    regression) is measured.
+    """
+
+    step_s: float
+    step_s_per_model: float
+    step_s_per_unit: float
+    eval_s: float
+    eval_s_per_1k: float
+    cat_s: float
+    cat_s_per_1k: float
+    es_epochs: float
+    es_epochs_tiled: float
+
+    def run_epochs(self, config: RunConfig) -> float:
+        """Expected epochs of ``config`` (early stopping shortens standard runs)."""
+        epochs = float(config.train.epochs)
+        if not config.train.early_stopping:
+            return epochs
+        total = TRAIN_SIZES.get(config.dataset)
+        tiled = total is not None and config.n_examples * 8 <= total
+        return min(epochs, self.es_epochs_tiled if tiled else self.es_epochs)
+
+    def step_seconds(self, group: int, width: float) -> float:
+        """One optimizer step of ``group`` models of ``width`` hidden units trained together."""
+        return self.step_s + group * (self.step_s_per_model + self.step_s_per_unit * width)
+
+    def eval_seconds(self, n_examples: float, categorization: bool) -> float:
+        """One checkpoint's evaluation on ``n_examples`` training examples (and the test set)."""
+        s = self.eval_s + self.eval_s_per_1k * n_examples / 1000
+        if categorization:
+            s += self.cat_s + self.cat_s_per_1k * n_examples / 1000
+        return s
 
 
-def _epoch_seconds(config: RunConfig) -> float:
-    per_layer = config.width // config.depth
-    s = _EPOCH_S_W10 + (_EPOCH_S_W100 - _EPOCH_S_W10) * (per_layer - 10) / 90
-    s = max(s, _EPOCH_S_W10 * 0.9)
-    length = TRAIN_SIZES.get(config.dataset, 48_000)
-    if config.dataset == "cifar10":
-        s *= 2.5 + 0.15 * config.depth
-    return s * length / 48_000
+#: Calibrated by :func:`calibrate_cost_model` on the shipped standard MNIST rows (402 runs,
+#: 2 threads on 2 shared cores) and the runs of quick chapters built from an empty store
+#: (1 thread); ``book/appendix_compute.md`` shows predicted against measured per chapter.
+COST_MODEL = CostModel(
+    step_s=0.0,
+    step_s_per_model=4.30e-4,
+    step_s_per_unit=5.03e-6,
+    eval_s=0.0,
+    eval_s_per_1k=2.08e-3,
+    cat_s=0.245,
+    cat_s_per_1k=0.167,
+    es_epochs=75.0,
+    es_epochs_tiled=18.0,
+)
+#: Rows per optimizer step (TrainConfig.batch_size, the original's 64).
+_BATCH_ROWS = 64
+_MAX_GROUP = 16  # hashlib_nn.experiments.sweep's max_group
 
 
-def estimate_seconds(configs: Sequence[RunConfig]) -> float:
-    """Upper-bound CPU seconds (2 cores) to run ``configs`` from an empty store: every run to
-    its last epoch (early stopping only shortens), repeats batched, distinct keys only."""
+def _cost_groups(configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
+    """Distinct runs of ``configs`` in the groups a sweep trains together."""
     from hashlib_nn.experiments import _group_key, content_key
 
     seen: dict[str, RunConfig] = {}
@@ -757,16 +812,227 @@ def estimate_seconds(configs: Sequence[RunConfig]) -> float:
     groups: dict[str, list[RunConfig]] = {}
     for c in seen.values():
         groups.setdefault(_group_key(c), []).append(c)
+    return [g[i : i + _MAX_GROUP] for g in groups.values() for i in range(0, len(g), _MAX_GROUP)]
+
+
+def _fit_rows(config: RunConfig) -> int:
+    from hashlib_nn.experiments import _fit_length
+
+    rows = _fit_length(config)
+    return abs(rows) if rows is not None else config.n_examples
+
+
+def estimate_seconds(configs: Sequence[RunConfig], model: CostModel | None = None) -> float:
+    """Expected seconds on one CPU thread to run ``configs`` from an empty store: distinct
+    runs only, trained in the groups a sweep forms, each to its expected last epoch, evaluated
+    at its checkpoints and final epoch (:class:`CostModel`, default :data:`COST_MODEL`)."""
+    m = model or COST_MODEL
     total = 0.0
-    for g in groups.values():
-        c = g[0]
-        total += c.train.epochs * _epoch_seconds(c) * (1 + _BATCH_EXTRA * (len(g) - 1))
-        per_eval = _EVAL_S_BASE
-        if {"kmeans", "knn", "lr"} & set(c.metrics):
-            per_eval += _EVAL_S_CAT_FIXED + _EVAL_S_CAT_PER_48K * c.n_examples / 48_000
-        n_eval = len(set(c.checkpoints) | {c.train.epochs})
-        total += len(g) * n_eval * per_eval
+    for group in _cost_groups(configs):
+        size = len(group)
+        for c in group:
+            epochs = m.run_epochs(c)
+            steps = math.ceil(_fit_rows(c) / c.train.batch_size)
+            total += epochs * steps * m.step_seconds(size, c.width) / size
+            n_eval = len({e for e in c.checkpoints if e < epochs} | {epochs})
+            categorization = bool({"kmeans", "knn", "lr"} & set(c.metrics))
+            total += n_eval * m.eval_seconds(c.n_examples, categorization)
     return total
+
+
+def cost_runs(source: Any) -> pd.DataFrame:
+    """One row per run with what the cost model reads and the measured seconds.
+
+    ``source``: :class:`~hashlib_nn.experiments.RunResult` objects (a store), or a tidy frame
+    with the shipped results' provenance columns (``train_seconds``, ``eval_seconds``,
+    ``group_size``; e.g. ``src/hashlib_nn/results/standard/*.csv``). Columns: key, dataset,
+    width, n_examples, fit_rows, group_size, epochs_run, early_stopping, stopped, n_evals,
+    categorization, train_seconds (the group's), eval_seconds, seconds (the run's share:
+    train_seconds / group_size + eval_seconds, as PROVENANCE.json's run_seconds counts it).
+    """
+    import pandas as pd
+
+    rows = []
+    if isinstance(source, pd.DataFrame):
+        missing = {"key", "train_seconds", "eval_seconds", "group_size", "epoch", "metric"} - set(
+            source.columns
+        )
+        if missing:
+            raise ValueError(
+                f"cost_runs needs the columns {sorted(missing)} (shipped results rows, "
+                f"hashlib_nn/results/<preset>/*.csv); got {list(source.columns)}"
+            )
+        for key, run in source.groupby("key", sort=False):
+            first = run.iloc[0]
+            total = TRAIN_SIZES.get(str(first["dataset"]))
+            n = int(first["n_train"])
+            rows.append({
+                "key": key, "dataset": first["dataset"], "width": int(first["width"]),
+                "n_examples": n,
+                "fit_rows": n * (total // n) if total and n <= total else n,
+                "group_size": int(first["group_size"]),
+                "epochs_run": int(first["epochs_run"]),
+                "early_stopping": bool(first["early_stopping"]),
+                "stopped": bool(pd.notna(first["stopped_epoch"])),
+                "n_evals": int(run["epoch"].nunique()),
+                "categorization": bool(run["metric"].str.match(r"(kmeans|knn|lr)_").any()),
+                "train_seconds": float(first["train_seconds"]),
+                "eval_seconds": float(first["eval_seconds"]),
+            })  # fmt: skip
+    else:
+        for r in source:
+            c = r.config
+            rows.append({
+                "key": r.key, "dataset": c.dataset, "width": c.width, "n_examples": c.n_examples,
+                "fit_rows": _fit_rows(c), "group_size": r.group_size, "epochs_run": r.epochs_run,
+                "early_stopping": c.train.early_stopping, "stopped": r.stopped_epoch is not None,
+                "n_evals": len(r.checkpoints),
+                "categorization": bool({"kmeans", "knn", "lr"} & set(c.metrics)),
+                "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
+            })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=_COST_COLUMNS[:-1])
+    frame["seconds"] = frame.train_seconds / frame.group_size.clip(lower=1) + frame.eval_seconds
+    return frame
+
+
+_COST_COLUMNS = [
+    "key", "dataset", "width", "n_examples", "fit_rows", "group_size", "epochs_run",
+    "early_stopping", "stopped", "n_evals", "categorization", "train_seconds", "eval_seconds",
+    "seconds",
+]  # fmt: skip
+
+
+def calibrate_cost_model(runs: pd.DataFrame, scale: float = 1.0) -> CostModel:
+    """Fit :class:`CostModel` to measured runs (:func:`cost_runs` rows), by non-negative least
+    squares on seconds (so that long runs, which make a build long, weigh most).
+
+    Training: each run's share of its group's training seconds (train_seconds / G) against
+    steps * (1 / G, 1, width), where steps = epochs run * ceil(rows per epoch / 64).
+    Evaluation: eval_seconds against n_evals * (1, n / 1000) for runs without categorization
+    suites, then the remainder of runs with them against the same. Early stopping: median
+    epochs of the runs that early stopping ended, tiled 8 times or more and not (the default
+    model's value where no run stopped). ``scale`` multiplies every measured second first
+    (e.g. CPU seconds / wall seconds of a build on a loaded machine).
+    """
+    import numpy as np
+    from scipy.optimize import nnls
+
+    if len(runs) == 0:
+        raise ValueError("calibrate_cost_model needs measured runs; got none")
+    bad = runs[(runs.epochs_run < 1) | (runs.n_evals < 1) | (runs.group_size < 1)]
+    if len(bad):
+        raise ValueError(
+            f"runs {list(bad.key)[:3]} have no epoch, checkpoint or group: epochs_run, n_evals "
+            "and group_size must be >= 1"
+        )
+    if not scale > 0:
+        raise ValueError(f"scale must be a positive number; got {scale!r}")
+    g = runs.group_size.to_numpy(float)
+    steps = np.ceil(runs.fit_rows.to_numpy(float) / _BATCH_ROWS) * runs.epochs_run.to_numpy(float)
+    a = np.column_stack([steps / g, steps, steps * runs.width.to_numpy(float)])
+    step = nnls(a, scale * runs.train_seconds.to_numpy(float) / g)[0]
+    n_evals = runs.n_evals.to_numpy(float)
+    n_k = runs.n_examples.to_numpy(float) / 1000
+    evals = scale * runs.eval_seconds.to_numpy(float)
+    cat = runs.categorization.to_numpy(bool)
+
+    def fit(mask: Any, target: Any) -> Any:
+        if not mask.any():
+            return np.zeros(2)
+        return nnls(np.column_stack([n_evals[mask], n_evals[mask] * n_k[mask]]), target)[0]
+
+    base = fit(~cat, evals[~cat])
+    extra = fit(cat, evals[cat] - n_evals[cat] * (base[0] + base[1] * n_k[cat]))
+    stopped = runs[runs.stopped.astype(bool)]
+    tiled = stopped.n_examples * 8 <= stopped.dataset.map(TRAIN_SIZES).fillna(np.inf)
+    es, es_tiled = stopped.epochs_run[~tiled], stopped.epochs_run[tiled]
+    return CostModel(
+        step_s=float(step[0]),
+        step_s_per_model=float(step[1]),
+        step_s_per_unit=float(step[2]),
+        eval_s=float(base[0]),
+        eval_s_per_1k=float(base[1]),
+        cat_s=float(extra[0]),
+        cat_s_per_1k=float(extra[1]),
+        es_epochs=float(es.median()) if len(es) else COST_MODEL.es_epochs,
+        es_epochs_tiled=float(es_tiled.median()) if len(es_tiled) else COST_MODEL.es_epochs_tiled,
+    )
+
+
+def stored_costs(
+    plans: Mapping[str, Sequence[RunConfig]], store: StoreLike | None = None
+) -> pd.DataFrame:
+    """:func:`cost_runs` of the runs of ``plans`` (chapter -> configs) that ``store`` (default:
+    the default store) holds; nothing is trained."""
+    from hashlib_nn.experiments import content_key
+    from hashlib_nn.store import open_store
+
+    st = open_store(store)
+    keys = dict.fromkeys(content_key(c) for configs in plans.values() for c in configs)
+    return cost_runs([r for r in (st.get(k) for k in keys) if r is not None])
+
+
+def shipped_cost_table(
+    preset: str = "standard", dataset: str = "mnist", model: CostModel | None = None
+) -> pd.DataFrame:
+    """Predicted against measured seconds for each chapter's shipped runs of ``preset``
+    (:func:`predicted_vs_measured`, each chapter on its own runs, as ``PROVENANCE.json``
+    counts them; chapters with no shipped runs are left out)."""
+    import pandas as pd
+
+    from hashlib_nn import shipped
+    from hashlib_nn.experiments import content_key
+
+    tables = []
+    for chapter in FACTOR_CHAPTERS.keys() | {"model_size", "training_time", "sample_size"}:
+        frame = shipped.load(chapter, preset, dataset=dataset)
+        if frame.empty:
+            continue
+        keys = set(frame["key"])
+        configs = [c for c in grid(chapter, preset, dataset=dataset) if content_key(c) in keys]
+        tables.append(predicted_vs_measured({chapter: configs}, cost_runs(frame), model))
+    order = {c: i for i, c in enumerate(ALL_CHAPTERS)}
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return table.sort_values("chapter", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def predicted_vs_measured(
+    plans: Mapping[str, Sequence[RunConfig]],
+    runs: pd.DataFrame,
+    model: CostModel | None = None,
+) -> pd.DataFrame:
+    """Predicted against measured seconds per chapter.
+
+    ``plans``: chapter -> the runs it asked for; ``runs``: measured runs (:func:`cost_runs`).
+    Each chapter is charged the measured runs it asked for that no chapter before it (in
+    ``plans`` order) asked for, as a build from an empty store trains them. Columns: chapter,
+    runs (measured runs charged), missing (charged runs without a measurement, left out of
+    both sides), measured_s, predicted_s, ratio (predicted / measured; NaN when nothing was
+    measured).
+    """
+    import pandas as pd
+
+    from hashlib_nn.experiments import content_key
+
+    measured = runs.drop_duplicates("key").set_index("key")["seconds"]
+    seen: set[str] = set()
+    rows = []
+    for chapter, configs in plans.items():
+        new: dict[str, RunConfig] = {}
+        for c in configs:
+            key = content_key(c)
+            if key not in seen:
+                new.setdefault(key, c)
+        seen |= set(new)
+        have = [k for k in new if k in measured.index]
+        m = float(measured.loc[have].sum()) if have else 0.0
+        p = estimate_seconds([new[k] for k in have], model) if have else 0.0
+        rows.append({
+            "chapter": chapter, "runs": len(have), "missing": len(new) - len(have),
+            "measured_s": round(m, 1), "predicted_s": round(p, 1),
+            "ratio": round(p / m, 2) if m > 0 else float("nan"),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def describe_presets(
@@ -776,8 +1042,9 @@ def describe_presets(
 
     Columns: preset, chapter, datasets, runs (configs), trainings (distinct content keys; the
     model-size chapters share theirs), widths, sample_sizes, max_epochs, early_stopping,
-    checkpoints, repeats, metrics, cpu_minutes (upper-bound estimate on 2 CPU cores, from an
-    empty store, counting shared runs once per preset in the 'model_size' row only).
+    checkpoints, repeats, metrics, cpu_minutes (expected CPU minutes on one thread from an
+    empty store, :func:`estimate_seconds` with the calibrated :data:`COST_MODEL`, counting
+    shared runs once per preset in the 'model_size' row only).
 
     ``chapters``: None = those with the original's grids (:data:`CHAPTERS`); pass
     :data:`ALL_CHAPTERS` to add regularization, label noise and the phase chart (their runs

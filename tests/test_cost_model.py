@@ -1,0 +1,156 @@
+"""The cost model of ``hashlib_nn.presets``: estimates computed by hand, calibration that
+recovers a known model from the rows it generates, the predicted-against-measured table on
+hand-built rows, and the shipped standard grids predicted within a factor 1.5."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hashlib_nn import presets
+from hashlib_nn.experiments import RunConfig, content_key
+from hashlib_nn.presets import CostModel
+from hashlib_nn.train import TrainConfig
+
+SHIPPED = Path(presets.__file__).resolve().parent / "results" / "standard"
+
+MODEL = CostModel(
+    step_s=0.01,
+    step_s_per_model=0.001,
+    step_s_per_unit=0.0001,
+    eval_s=1.0,
+    eval_s_per_1k=0.1,
+    cat_s=2.0,
+    cat_s_per_1k=0.5,
+    es_epochs=5.0,
+    es_epochs_tiled=2.0,
+)
+
+
+def config(width: int = 10, seed: int = 0, n_train: int | None = None, **train) -> RunConfig:
+    metrics = train.pop("metrics", ("rr", "net"))
+    checkpoints = train.pop("checkpoints", ())
+    return RunConfig(dataset="mnist", width=width, n_train=n_train, checkpoints=checkpoints,
+                     metrics=metrics, train=TrainConfig(seed=seed, **train))  # fmt: skip
+
+
+def test_estimate_counts_groups_epochs_and_evaluations_by_hand() -> None:
+    a = config(seed=0, epochs=8, checkpoints=(0, 3), early_stopping=False)
+    b = config(seed=1, epochs=8, checkpoints=(0, 3), early_stopping=False)  # with a: 2 models
+    # a group of 2 models: 8 epochs x 750 steps x (0.01 + 2 x (0.001 + 0.0001 x 10)), half each
+    train = 8 * 750 * (0.01 + 2 * (0.001 + 0.0001 * 10))
+    evals = 2 * 3 * (1.0 + 0.1 * 48)  # checkpoints 0, 3 and the final epoch 8, n = 48,000
+    assert presets.estimate_seconds([a, b, a], MODEL) == pytest.approx(train + evals)
+    # early stopping on 1,000 examples (tiled 48 times): es_epochs_tiled = 2 epochs of 750
+    # steps, one evaluation (the final epoch) with the categorization suites on n = 1,000
+    c = config(width=30, n_train=1000, epochs=200, early_stopping=True, metrics=("rr", "knn"))
+    expected = 2 * 750 * (0.01 + 0.001 + 0.0001 * 30) + (1.0 + 0.1 + 2.0 + 0.5)
+    assert presets.estimate_seconds([c], MODEL) == pytest.approx(expected)
+    # all data with early stopping: es_epochs (5), not more than the maximum
+    d = config(width=30, epochs=200, early_stopping=True)
+    assert MODEL.run_epochs(d) == 5.0
+    assert MODEL.run_epochs(dataclasses.replace(d, train=TrainConfig(epochs=3))) == 3.0
+
+
+def synthetic_runs(model: CostModel) -> pd.DataFrame:
+    """cost_runs rows exactly as ``model`` predicts them (various groups, widths, samples)."""
+    rows = []
+    for i, (g, width, n, cat, epochs, stopped) in enumerate([
+        (1, 40, 48000, True, 20, False), (3, 10, 48000, True, 57, True),
+        (3, 100, 48000, True, 86, True), (16, 40, 100, True, 21, True),
+        (14, 60, 3000, True, 15, True), (9, 50, 10000, True, 80, True),
+        (3, 20, 48000, False, 200, False), (2, 60, 10000, False, 8, False),
+        (12, 30, 48000, True, 90, True), (1, 7, 1000, False, 8, False),
+    ]):  # fmt: skip
+        fit_rows = n * (48000 // n)
+        steps = epochs * -(-fit_rows // 64)
+        n_evals = 1 + i % 4
+        rows.append({
+            "key": f"k{i}", "dataset": "mnist", "width": width, "n_examples": n,
+            "fit_rows": fit_rows, "group_size": g, "epochs_run": epochs, "early_stopping": True,
+            "stopped": stopped, "n_evals": n_evals, "categorization": cat,
+            "train_seconds": steps * model.step_seconds(g, width),
+            "eval_seconds": n_evals * model.eval_seconds(n, cat),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["seconds"] = frame.train_seconds / frame.group_size + frame.eval_seconds
+    return frame
+
+
+def test_calibration_recovers_the_model_that_made_the_rows() -> None:
+    fitted = presets.calibrate_cost_model(synthetic_runs(MODEL))
+    for name in ("step_s", "step_s_per_model", "step_s_per_unit", "eval_s", "eval_s_per_1k",
+                 "cat_s", "cat_s_per_1k"):  # fmt: skip
+        assert getattr(fitted, name) == pytest.approx(getattr(MODEL, name), rel=1e-6), name
+    # medians of the stopped runs: all data 57, 86, 80, 90 -> 83; tiled (n <= 6000) 21, 15 -> 18
+    assert fitted.es_epochs == 83.0 and fitted.es_epochs_tiled == 18.0
+    halved = presets.calibrate_cost_model(synthetic_runs(MODEL), scale=0.5)
+    assert halved.step_s == pytest.approx(MODEL.step_s / 2)
+    assert halved.cat_s_per_1k == pytest.approx(MODEL.cat_s_per_1k / 2)
+
+
+def test_calibration_refuses_empty_and_broken_rows() -> None:
+    with pytest.raises(ValueError, match="needs measured runs; got none"):
+        presets.calibrate_cost_model(synthetic_runs(MODEL).iloc[:0])
+    broken = synthetic_runs(MODEL).assign(n_evals=0)
+    with pytest.raises(ValueError, match=r"runs \['k0', 'k1', 'k2'\] have no epoch, checkpoint"):
+        presets.calibrate_cost_model(broken)
+    with pytest.raises(ValueError, match="scale must be a positive number; got 0"):
+        presets.calibrate_cost_model(synthetic_runs(MODEL), scale=0)
+
+
+def tidy_rows(key: str, width: int, epochs: list[int], metrics: list[str], **extra) -> list:
+    base = {"key": key, "dataset": "mnist", "width": width, "n_train": 48000,
+            "early_stopping": True, "epochs_run": max(epochs), "stopped_epoch": None,
+            "group_size": 2, "train_seconds": 30.0, "eval_seconds": 4.0, **extra}  # fmt: skip
+    return [{**base, "epoch": e, "metric": m} for e in epochs for m in metrics]
+
+
+def test_cost_runs_from_shipped_style_rows() -> None:
+    frame = pd.DataFrame(
+        tidy_rows("a", 10, [0, 5, 8], ["rr_train", "net_acc_test"])
+        + tidy_rows("b", 20, [8], ["rr_train", "kmeans_purity_test"], stopped_epoch=8)
+    )
+    runs = presets.cost_runs(frame).set_index("key")
+    assert runs.loc["a", "n_evals"] == 3 and runs.loc["b", "n_evals"] == 1
+    assert not runs.loc["a", "categorization"] and runs.loc["b", "categorization"]
+    assert not runs.loc["a", "stopped"] and runs.loc["b", "stopped"]
+    assert runs.loc["a", "seconds"] == 30.0 / 2 + 4.0
+    assert runs.loc["a", "fit_rows"] == 48000
+    with pytest.raises(ValueError, match=r"cost_runs needs the columns \['group_size'\]"):
+        presets.cost_runs(frame.drop(columns="group_size"))
+
+
+def test_predicted_vs_measured_charges_each_run_to_the_first_chapter() -> None:
+    a0, a1 = config(seed=0, epochs=8), config(seed=1, epochs=8)
+    b = config(width=20, seed=0, epochs=8)
+    unmeasured = config(width=30, seed=0, epochs=8)
+    measured = pd.DataFrame({"key": [content_key(a0), content_key(a1), content_key(b)],
+                             "seconds": [50.0, 50.0, 10.0]})  # fmt: skip
+    plans = {"first": [a0, a1], "second": [a0, b, unmeasured], "third": [b]}
+    table = presets.predicted_vs_measured(plans, measured, MODEL)
+    assert list(table.chapter) == ["first", "second", "third"]
+    assert list(table.runs) == [2, 1, 0] and list(table.missing) == [0, 1, 0]
+    assert list(table.measured_s) == [100.0, 10.0, 0.0]
+    first = presets.estimate_seconds([a0, a1], MODEL)
+    second = presets.estimate_seconds([b], MODEL)
+    assert list(table.predicted_s[:2]) == [round(first, 1), round(second, 1)]
+    assert table.ratio[0] == round(first / 100.0, 2) and table.ratio[1] == round(second / 10, 2)
+    assert pd.isna(table.ratio[2])
+
+
+def test_shipped_standard_grids_are_predicted_within_a_factor_of_1_5() -> None:
+    """The issue's target, on the shipped standard MNIST rows (each chapter's own runs)."""
+    for path in sorted(SHIPPED.glob("*.csv")):
+        frame = pd.read_csv(path)
+        chapter = path.stem
+        keys = set(frame.key)
+        configs = [c for c in presets.grid(chapter, "standard", dataset="mnist")
+                   if content_key(c) in keys]  # fmt: skip
+        assert len({content_key(c) for c in configs}) == len(keys), chapter
+        table = presets.predicted_vs_measured({chapter: configs}, presets.cost_runs(frame))
+        ratio = float(table.ratio[0])
+        assert 1 / 1.5 <= ratio <= 1.5, f"{chapter}: predicted / measured = {ratio}"

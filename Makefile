@@ -23,7 +23,7 @@ OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 STAMP  := $(VENV)/.hashlib_nn-installed
 
-.PHONY: venv data test book html check lint bench clean
+.PHONY: venv data test book html check lint bench clean publish
 
 venv: $(STAMP)
 
@@ -61,6 +61,17 @@ bench: venv data
 
 lint: venv
 	$(BIN)/ruff check src tests
+
+# Publish the built HTML (make book first) to the gh-pages branch of REMOTE, for GitHub Pages
+# or any static host: ghp-import commits _build/html there (with .nojekyll, so _static/ is
+# served) and pushes it. CI does the same on every push to main (.github/workflows/book.yml).
+REMOTE ?= origin
+PUBLISH_BRANCH ?= gh-pages
+publish: venv
+	test -f _build/html/index.html || { echo "no _build/html/index.html: run make book first" >&2; exit 1; }
+	$(BIN)/ghp-import --no-jekyll --push --force --remote $(REMOTE) --branch $(PUBLISH_BRANCH) \
+		--message "Publish the book from $$(git rev-parse --short HEAD 2>/dev/null || echo a working tree)" \
+		_build/html
 
 clean:
 	rm -rf _build

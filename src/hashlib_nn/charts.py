@@ -128,11 +128,14 @@ def chart_html(spec: dict[str, Any], *, inline_bundle: bool = False) -> str:
     div_id = f"hnn-chart-{next(_chart_counter)}-{digest}"
     # "</" inside a <script> would end it early; JSON allows the escaped form.
     safe_json = spec_json.replace("</", "<\\/")
+    # SVG rather than canvas: the book's stylesheet (book/_static/hashlib_nn.css) then reaches
+    # the drawn chart (solid legend swatches, width capped at the column).
     script = (
         "(function () {\n"
         f"  var spec = {safe_json};\n"
         "  function show() {\n"
-        f'    vegaEmbed("#{div_id}", spec, {{actions: false}}).catch(function (err) {{\n'
+        f'    vegaEmbed("#{div_id}", spec, {{actions: false, renderer: "svg"}})'
+        '.catch(function (err) {\n'
         f'      document.getElementById("{div_id}").textContent = "Chart failed: " + err;\n'
         "    });\n"
         "  }\n"

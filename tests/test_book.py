@@ -547,3 +547,28 @@ def test_parallel_run_stops_starting_chapters_after_a_failure(tmp_path: Path) ->
     root = make_project(tmp_path, toc, {"a.md": boom, "b.md": PARAMS_CELL})
     with pytest.raises(RuntimeError, match=r"chapter\(s\) a failed"):
         book.run_parallel(root=root, jobs=1, out_dir=tmp_path / "out", echo=False, cache=False)
+
+
+def test_build_plan_lists_direct_waits_and_a_simulated_schedule(tmp_path: Path) -> None:
+    params = '\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = "smoke"\n```\n'
+    call = (
+        "\n```{{code-cell}} ipython3\nfrom hashlib_nn import presets\n"
+        'plan = presets.chapter_params("model_size", preset{})\n```\n'
+    )
+    toc = {"format": "jb-book", "root": "a", "chapters": [{"file": f} for f in "bcd"]}
+    chapters = {
+        "a.md": params + call.format(""),  # trains the smoke model-size grid
+        "b.md": params + call.format(""),  # reads it
+        "c.md": params,  # no store
+        "d.md": params + call.format(", checkpoints=[0]"),  # adds epoch 0: re-runs the runs
+    }
+    root = make_project(tmp_path, toc, chapters)
+    plan = book.build_plan(root=root, jobs=2)
+    assert list(plan.chapter) == ["a", "b", "c", "d"]
+    assert list(plan.waits_for) == ["", "a", "", "b"]  # d waits for a through b
+    assert list(plan.runs) == [2, 2, 0, 2]
+    by = plan.set_index("chapter")
+    assert by.start_s["b"] >= by.end_s["a"] and by.start_s["d"] >= by.end_s["b"]
+    assert by.end_s["c"] - by.start_s["c"] == book.KERNEL_SECONDS
+    assert by.estimated_s["b"] == book.KERNEL_SECONDS  # nothing new to train
+    assert by.estimated_s["a"] > book.KERNEL_SECONDS

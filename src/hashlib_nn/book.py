@@ -56,13 +56,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ChapterNeeds",
     "ChapterRun",
     "book_cache_key",
     "book_threads",
+    "build_plan",
     "chapter_needs",
     "chapters",
     "check_parameters",
@@ -688,6 +692,41 @@ def _evaluate(node: ast.expr, namespace: Mapping[str, Any]) -> Any:
     if missing:
         raise NameError(f"not a parameter: {sorted(missing)}")
     return eval(compile(ast.Expression(node), "<argument>", "eval"), {}, dict(namespace))  # noqa: S307
+
+
+def build_plan(
+    names: Sequence[str] = (),
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    jobs: int | None = None,
+    root: str | Path | None = None,
+) -> pd.DataFrame:
+    """The order of a parallel build: one row per chapter, in reading order, with the chapters
+    it waits for (those not already waited for through another) and a simulated start and
+    end (:func:`schedule`) from its estimated seconds (its new runs, :func:`new_seconds`, plus
+    ``KERNEL_SECONDS``) with ``jobs`` chapters at once."""
+    import pandas as pd
+
+    jobs = default_jobs() if jobs is None else _positive_int(str(jobs), "jobs")
+    base = project_root(root)
+    selected = _select(names, base)
+    shares = check_parameters(selected, parameters or {})
+    needs = [chapter_needs(s, shares[s]) for s in selected]
+    deps = dependencies(needs)
+    seconds = [e + KERNEL_SECONDS for e in new_seconds(needs, deps)]
+    times = schedule(deps, seconds, jobs)
+    ancestors: list[set[int]] = []
+    for ds in deps:
+        ancestors.append(set(ds).union(*(ancestors[d] for d in ds)))
+    direct = [{d for d in ds if not any(d in ancestors[e] for e in ds)} for ds in deps]
+    return pd.DataFrame({
+        "chapter": [s.stem for s in selected],
+        "waits_for": [", ".join(selected[d].stem for d in sorted(ds)) for ds in direct],
+        "runs": [len(n.requests) for n in needs],
+        "estimated_s": [round(x, 1) for x in seconds],
+        "start_s": [round(t[0], 1) for t in times],
+        "end_s": [round(t[1], 1) for t in times],
+    })  # fmt: skip
 
 
 def _timings_path(out_root: Path) -> Path:

@@ -303,3 +303,41 @@ def test_append_rows_writes_one_header(tmp_path) -> None:
     assert got.n_train.isna().tolist() == [True, False]
     with pytest.raises(FileNotFoundError, match="no twin results at"):
         twin.load_twin(tmp_path / "missing.csv")
+
+
+def test_adam_adds_epsilon_after_folding_the_bias_correction(keras) -> None:
+    """Keras' Adam (Keras 2.2 and 3): w -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps). On a
+    gradient of 1e-6 the first step is 0.24 lr, where PyTorch's form (eps added to the
+    bias-corrected sqrt(v)) would give 0.91 lr."""
+    g, lr, eps = 1e-6, 1e-2, 1e-7
+    w = keras.Variable(np.array([0.0], dtype=np.float32))
+    opt = twin.build_mlp(twin.TwinConfig("model_size", 4), in_features=3).optimizer
+    opt.apply([keras.ops.convert_to_tensor(np.array([g], dtype=np.float32))], [w])
+    m, v = 0.1 * g, 0.001 * g * g
+    keras_form = lr * np.sqrt(1 - 0.999) / (1 - 0.9) * m / (np.sqrt(v) + eps)
+    torch_form = lr * (m / 0.1) / (np.sqrt(v / 0.001) + eps)
+    step = -float(keras.ops.convert_to_numpy(w)[0])
+    assert step == pytest.approx(keras_form, rel=1e-4)
+    assert abs(step - torch_form) > 0.5 * lr
+
+
+def test_run_plan_resumes(tmp_path, monkeypatch) -> None:
+    """Runs already in the CSV (sample size or the full set, whose n_train is empty) are not
+    trained again; new ones are appended."""
+    calls = []
+
+    def fake_run(config: twin.TwinConfig) -> pd.DataFrame:
+        calls.append(config)
+        return pd.DataFrame([{**{k: getattr(config, k) for k in (
+            "experiment", "dataset", "width", "depth", "n_train", "seed", "max_epochs")},
+            "metric": "rr_test", "value": 0.5, "epochs_run": 1, "seconds_per_epoch": 1.0,
+            "eval_seconds": 1.0}])  # fmt: skip
+
+    monkeypatch.setattr(twin, "run_twin", fake_run)
+    out = tmp_path / "keras.csv"
+    first = twin.plan("model_size", [0]) + twin.plan("sample_size", [0])
+    twin.run_plan(first, out, log=None)
+    assert len(calls) == 6
+    twin.run_plan(first + twin.plan("model_size", [1]), out, log=None)
+    assert [c.seed for c in calls[6:]] == [1, 1, 1, 1]
+    assert len(twin.load_twin(out)) == 10

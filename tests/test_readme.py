@@ -1,0 +1,133 @@
+"""Every shell command of the README runs as written (issue 16).
+
+The README's ```bash and ```sh blocks are extracted and each is run by ``bash -euo pipefail``
+from the repository root, as a reader of a fresh clone would after ``make test``: without the
+venv on ``PATH`` (the blocks activate it themselves), with a scratch result store, without
+``OMP_WAIT_POLICY`` (the package sets it). Conventions the README follows and this test reads:
+
+- a line whose comment says ``# slow`` (minutes to hours: ``make book``, the ``quick`` and
+  ``standard`` grids) is left out;
+- a block preceded by ``<!-- readme-test: skip (reason) -->`` is left out (the Dask cluster);
+- every other line that trains (``hashlib-nn run``, ``hashlib_nn.book run``, ``papermill``)
+  must be at the ``smoke`` preset, so the test stays cheap; ``make`` lines must be ``# slow``.
+
+A failing command fails its block's test with the command's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SKIP_MARK = re.compile(r"<!--\s*readme-test:\s*skip\s*\((?P<reason>[^)]+)\)\s*-->")
+SLOW = re.compile(r"#\s*slow\b")
+TRAINS = re.compile(r"hashlib-nn run|hashlib_nn\.book run|papermill ")
+
+
+@dataclass(frozen=True)
+class Block:
+    line: int  # 1-based line of the opening fence
+    text: str
+    skip: str | None  # the reason given by a skip marker, or None
+
+    def commands(self) -> list[str]:
+        """The lines the test runs: not blank, not a comment, not marked slow."""
+        lines = self.text.splitlines()
+        return [ln for ln in lines
+                if ln.strip() and not ln.lstrip().startswith("#") and not SLOW.search(ln)]
+
+
+def shell_blocks(text: str) -> list[Block]:
+    lines = text.splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        fence = re.match(r"^```(bash|sh|shell|console)\s*$", lines[i])
+        if fence is None:
+            i += 1
+            continue
+        j = i + 1
+        while lines[j] != "```":
+            j += 1
+        before = next((ln for ln in reversed(lines[:i]) if ln.strip()), "")
+        marker = SKIP_MARK.search(before)
+        blocks.append(Block(i + 1, "\n".join(lines[i + 1 : j]),
+                            marker["reason"] if marker else None))  # fmt: skip
+        i = j + 1
+    return blocks
+
+
+BLOCKS = shell_blocks(README.read_text())
+RUN = [b for b in BLOCKS if b.skip is None and b.commands()]
+
+
+def test_the_readme_has_shell_blocks_and_the_conventions_hold() -> None:
+    assert len(RUN) >= 3, "the README lost its shell examples"
+    for block in BLOCKS:
+        if block.skip is not None:
+            continue
+        for line in block.commands():
+            assert not line.lstrip().startswith("make "), (
+                f"README line {block.line}: {line!r} must be marked '# slow'")
+            if TRAINS.search(line):
+                assert "smoke" in line, (
+                    f"README line {block.line}: {line!r} trains but not at the smoke preset; "
+                    "use --preset smoke / -p preset smoke or mark it '# slow'")
+
+
+def test_the_first_cli_example_is_the_smoke_preset() -> None:
+    runs = [ln for b in BLOCKS for ln in b.text.splitlines() if "hashlib-nn run" in ln]
+    assert runs and "--preset smoke" in runs[0]
+    assert README.read_text().count("## Using the package") == 1
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A reader's shell: no venv on PATH, a scratch store, no OMP_WAIT_POLICY."""
+    venv_bin = str(ROOT / ".venv" / "bin")
+    dropped = ("VIRTUAL_ENV", "OMP_WAIT_POLICY", "PYTHONPATH", "HASHLIB_NN_SCHEDULER")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and Path(p) != Path(venv_bin))  # fmt: skip
+    env["HASHLIB_NN_STORE"] = str(tmp_path_factory.mktemp("readme-store"))
+    env["CI"] = "true"  # no progress bars
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", RUN, ids=[f"line-{b.line}" for b in RUN])
+def test_readme_block_runs_as_written(block: Block, environment: dict[str, str]) -> None:
+    if not (ROOT / ".venv" / "bin" / "activate").exists():
+        pytest.skip("needs the project's venv (make venv)")
+    script = "\n".join(block.commands())
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=1800)  # fmt: skip
+    assert done.returncode == 0, (
+        f"README block at line {block.line} failed (exit {done.returncode}):\n{script}\n"
+        f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
+    if "hashlib-nn export" in script:  # the export it promises, with provenance
+        out = re.search(r"--out (\S+)", script)
+        assert out is not None
+        frame = pd.read_csv(ROOT / out.group(1))
+        assert len(frame) > 0 and {"lr", "batch_size", "git_commit", "created"} <= set(frame)
+
+
+def test_standard_costs_in_the_presets_table_are_provenance_json() -> None:
+    """The README's standard-preset minutes are the shipped grids' run_seconds, rounded."""
+    provenance = json.loads((ROOT / "src/hashlib_nn/results/standard/PROVENANCE.json").read_text())
+    row = next(ln for ln in README.read_text().splitlines() if ln.startswith("| `standard` |"))
+    stated = re.findall(r"(model size|training time|sample size|label noise) (\d+) runs (\d+) min",
+                        row)  # fmt: skip
+    assert len(stated) == 4
+    for name, runs, minutes in stated:
+        chapter = provenance["chapters"][name.replace(" ", "_")]
+        assert int(runs) == chapter["datasets"]["mnist"]["runs_shipped"], name
+        assert int(minutes) == round(chapter["run_seconds"] / 60), name

@@ -341,3 +341,23 @@ def test_run_plan_resumes(tmp_path, monkeypatch) -> None:
     twin.run_plan(first + twin.plan("model_size", [1]), out, log=None)
     assert [c.seed for c in calls[6:]] == [1, 1, 1, 1]
     assert len(twin.load_twin(out)) == 10
+
+
+def test_describe_and_provenance_of_rows() -> None:
+    rows = pd.DataFrame([
+        {"experiment": e, "width": w, "depth": 1, "n_train": None, "seed": s, "max_epochs": m,
+         "epochs_run": r, "seconds_per_epoch": spe, "keras": "3.15.1", "backend": "torch",
+         "torch": "2.13.0+cpu", "torch_threads": 1, "created": c, "git_commit": "abc"}
+        for e, w, s, m, r, spe, c in [
+            ("model_size", 10, 0, 10, 10, 11.0, "2026-12-05T08:00:00"),
+            ("model_size", 10, 0, 10, 10, 11.0, "2026-12-05T08:00:00"),  # a second metric row
+            ("model_size", 20, 1, 10, 9, 13.0, "2026-12-05T09:00:00"),
+            ("training_time", 40, 0, 10, 10, 9.0, "2026-12-05T08:30:00")]])  # fmt: skip
+    info = twin.provenance(rows)
+    assert info["experiments"]["model_size"] == {"runs": 2, "seeds": [0, 1], "max_epochs": [10],
+                                                 "epochs_run": [9, 10]}  # fmt: skip
+    assert info["seconds_per_epoch"] == {"median": 11.0, "min": 9.0, "max": 13.0}
+    assert info["created"] == ["2026-12-05T08:00:00", "2026-12-05T09:00:00"]
+    text = twin.describe(rows)
+    assert text.splitlines()[0].startswith("Keras 3.15.1 on the torch backend (torch 2.13.0+cpu")
+    assert "model_size: 2 runs, seeds [0, 1], at most 10 epochs, 9–10 run" in text

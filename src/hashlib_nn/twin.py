@@ -90,6 +90,7 @@ __all__ = [
     "TwinConfig",
     "append_rows",
     "build_mlp",
+    "describe",
     "early_stopping",
     "keras_codes",
     "keras_module",
@@ -636,6 +637,22 @@ def provenance(frame: pd.DataFrame) -> dict[str, Any]:
                  "size and sample size was cut from the original's 200 to fit the time "
                  "available; training time ran its full 10 epochs."),
     }
+
+
+def describe(frame: pd.DataFrame) -> str:
+    """One line on what ran (Keras, backend, seconds per epoch) and one per experiment (runs,
+    seeds, epoch budget), from :func:`provenance`."""
+    info = provenance(frame)
+    spe = info["seconds_per_epoch"]
+    lines = [f"Keras {', '.join(info['keras'])} on the {', '.join(info['backend'])} backend "
+             f"(torch {', '.join(info['torch'])}, {', '.join(map(str, info['torch_threads']))} "
+             f"thread): {spe['median']} s per epoch (median; {spe['min']}–{spe['max']}) on "
+             "2 CPU cores shared with other jobs"]  # fmt: skip
+    for experiment, e in info["experiments"].items():
+        lines.append(f"{experiment}: {e['runs']} runs, seeds {e['seeds']}, at most "
+                     f"{', '.join(map(str, e['max_epochs']))} epochs, "
+                     f"{e['epochs_run'][0]}–{e['epochs_run'][1]} run")  # fmt: skip
+    return "\n".join(lines)
 
 
 def write_provenance(csv_path: str | os.PathLike | None = None) -> dict[str, Any]:

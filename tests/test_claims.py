@@ -451,7 +451,7 @@ def test_combine_verdicts_names_the_failed_parts_and_the_largest_gap() -> None:
     v = claims.combine_verdicts("whole", parts)
     assert v.status == "partly reproduced"
     assert v.evidence.startswith("Not reproduced: RR falls. Partly reproduced: Accuracy rises.")
-    assert v.largest_gap == "gap B (accuracy rises)"
+    assert v.largest_gap == "gap B (in: Accuracy rises)"
     assert v.basis == "b" and v.numbers["largest_gap"] == 0.3
 
 # --- the registry -------------------------------------------------------------------------------

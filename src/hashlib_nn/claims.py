@@ -843,7 +843,7 @@ def combine_verdicts(claim: str, verdicts: Sequence[Verdict]) -> Verdict:
     if worst is not None:
         numbers["largest_gap"] = float(worst.numbers.get("largest_gap", float("nan")))
     basis = next((v.basis for v in verdicts if v.basis), "")
-    largest = f"{worst.largest_gap} ({worst.claim.rstrip('.').lower()})" if worst else ""
+    largest = f"{worst.largest_gap} (in: {worst.claim.rstrip('.')})" if worst else ""
     return Verdict(claim, status, evidence, numbers, basis=basis, largest_gap=largest)
 
 

@@ -462,8 +462,13 @@ def test_the_book_dependencies_follow_its_grids() -> None:
         trainers - {by_name["categorization"], by_name["model_size"]}
         <= ancestors[by_name["claims"]]
     )
-    for name in ("intro", "cnn", "cite", "why_numbers_differ", "appendix_compute"):
+    for name in ("intro", "cnn", "cite", "why_numbers_differ"):
         assert not needs_[by_name[name]].requests and not needs_[by_name[name]].opaque
+    # the compute appendix reads the store for every grid chapter in a loop: opaque, it comes
+    # after every chapter that uses the store
+    assert needs_[by_name["appendix_compute"]].opaque
+    users = {i for i, n in enumerate(needs_) if n.requests}
+    assert users <= ancestors[by_name["appendix_compute"]]
 
 
 def test_chapter_needs_evaluates_the_calls_at_the_given_parameters(tmp_path: Path) -> None:
@@ -572,3 +577,25 @@ def test_build_plan_lists_direct_waits_and_a_simulated_schedule(tmp_path: Path) 
     assert by.end_s["c"] - by.start_s["c"] == book.KERNEL_SECONDS
     assert by.estimated_s["b"] == book.KERNEL_SECONDS  # nothing new to train
     assert by.estimated_s["a"] > book.KERNEL_SECONDS
+
+
+def test_new_seconds_counts_only_runs_nobody_before_holds() -> None:
+    from hashlib_nn.experiments import content_key
+    from hashlib_nn.presets import estimate_seconds, grid
+
+    configs = grid("model_size", "smoke")
+    plans = {content_key(c): (frozenset(c.metrics), frozenset(c.checkpoints)) for c in configs}
+    a = book.ChapterNeeds("a", plans, configs=tuple(configs))
+    b = book.ChapterNeeds("b", plans, configs=tuple(configs))
+    deps = book.dependencies([a, b])
+    assert deps == [set(), {0}]
+    full = estimate_seconds(configs)
+    assert full > 0 and book.new_seconds([a, b], deps) == [full, 0.0]
+    first = content_key(configs[0])
+    assert book.new_seconds([a, b], deps, {first: plans[first]}) == [
+        estimate_seconds(configs[1:]),
+        0.0,
+    ]
+    # a stored run that lacks a suite does not count as held
+    thin = {first: (frozenset({"rr"}), plans[first][1])}
+    assert book.new_seconds([a], [set()], thin) == [full]

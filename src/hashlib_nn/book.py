@@ -645,9 +645,14 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
     return ChapterNeeds(path.stem, requests, configs=tuple(configs))
 
 
-def new_seconds(needs: Sequence[ChapterNeeds], deps: Sequence[set[int]]) -> list[float]:
+def new_seconds(
+    needs: Sequence[ChapterNeeds],
+    deps: Sequence[set[int]],
+    stored: Mapping[str, Plan] | None = None,
+) -> list[float]:
     """Estimated seconds of each chapter's training (:func:`hashlib_nn.presets.estimate_seconds`)
-    counting only the runs that the chapters it waits for do not already hold."""
+    counting only the runs that neither the chapters it waits for nor ``stored`` (key -> plan
+    of the runs already in the store) hold."""
     from hashlib_nn.experiments import content_key
     from hashlib_nn.presets import estimate_seconds
 
@@ -656,7 +661,7 @@ def new_seconds(needs: Sequence[ChapterNeeds], deps: Sequence[set[int]]) -> list
         ancestors.append(set(ds).union(*(ancestors[d] for d in ds)))
     out = []
     for i, need in enumerate(needs):
-        held: dict[str, Plan] = {}
+        held: dict[str, Plan] = dict(stored or {})
         for m in ancestors[i]:
             for key, plan in needs[m].requests.items():
                 held[key] = _union(held.get(key), plan)
@@ -749,10 +754,12 @@ def run_parallel(
 
     Each chapter runs in its own ``python -m hashlib_nn.book run`` process with
     :func:`book_threads` threads; this process stores the executed notebooks in the book's
-    jupyter-cache, one at a time. A chapter's duration in the last build
-    (``<out_dir>/chapter_seconds.json``), else its estimate (:func:`chapter_needs`), orders the
-    ready chapters. When a chapter fails, the running ones finish, no other starts, and
-    ``RuntimeError`` names the failed chapters. Returns the runs in reading order.
+    jupyter-cache, one at a time. Ready chapters start longest chain first, from estimates:
+    the runs a chapter would train that the store and the chapters it waits for do not hold
+    (:func:`new_seconds`), or, for a chapter without grid runs, its duration in the last build
+    (``<out_dir>/chapter_seconds.json``). When a chapter fails, the running ones finish, no
+    other starts, and ``RuntimeError`` names the failed chapters. Returns the runs in reading
+    order.
     """
     jobs = default_jobs() if jobs is None else _positive_int(str(jobs), "jobs")
     n_threads = book_threads(threads)
@@ -767,8 +774,11 @@ def run_parallel(
         last = json.loads(_timings_path(out_root).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         last = {}
-    estimates = new_seconds(needs, deps)
-    seconds = [float(last.get(s.stem, estimates[i] + KERNEL_SECONDS))
+    estimates = new_seconds(needs, deps, _stored_plans(needs))
+    # a chapter with grid runs: its estimate (what the store lacks); one without (whose work
+    # the cost model does not know, e.g. the CNN chapter): its time in the last build
+    seconds = [estimates[i] + KERNEL_SECONDS if needs[i].requests or needs[i].opaque
+               else float(last.get(s.stem, KERNEL_SECONDS))
                for i, s in enumerate(selected)]  # fmt: skip
     priority = _critical_paths(deps, seconds)
     if echo:
@@ -818,6 +828,19 @@ def run_parallel(
         skipped = len(selected) - len(started)
         raise RuntimeError(f"chapter(s) {names_failed} failed; {skipped} not started")
     return [runs[i] for i in sorted(runs)]
+
+
+def _stored_plans(needs: Sequence[ChapterNeeds]) -> dict[str, Plan]:
+    """What the default results store already holds of the runs the chapters ask for."""
+    from hashlib_nn.store import open_store
+
+    st = open_store()
+    held: dict[str, Plan] = {}
+    for key in {k for n in needs for k in n.requests}:
+        r = st.get(key)
+        if r is not None:
+            held[key] = (frozenset(r.config.metrics), frozenset(r.evaluated_epochs()))
+    return held
 
 
 #: Seconds a chapter takes besides its training: kernel start, imports, charts (measured: 3-10 s).

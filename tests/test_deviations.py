@@ -434,9 +434,10 @@ def test_effects_on_a_hand_built_frame() -> None:
     rows = []
     for seed, (d, t1, t2) in enumerate([(0.10, 0.30, 0.11), (0.12, 0.32, 0.13),
                                         (0.14, 0.34, 0.09)]):  # fmt: skip
-        rows += [("model_size", "default", 10, 1, 48000, 60, seed, "rr_test", d),
-                 ("model_size", "keras_loss", 10, 1, 48000, 60, seed, "rr_test", t1),
-                 ("model_size", "float64", 10, 1, 48000, 60, seed, "rr_test", t2)]
+        # early stopping ends every run at its own epoch: the seeds still pool
+        rows += [("model_size", "default", 10, 1, 48000, 60 + seed, seed, "rr_test", d),
+                 ("model_size", "keras_loss", 10, 1, 48000, 50 - seed, seed, "rr_test", t1),
+                 ("model_size", "float64", 10, 1, 48000, 70, seed, "rr_test", t2)]
     rows.append(("model_size", "keras_loss", 20, 1, 48000, 60, 0, "rr_test", 0.5))  # no base
     e = effects(_frame(rows)).set_index("variant")
     assert list(e.index) == ["float64", "keras_loss"]
@@ -448,7 +449,7 @@ def test_effects_on_a_hand_built_frame() -> None:
     assert bool(e.loc["keras_loss", "beyond_spread"])
     assert e.loc["float64", "effect"] == pytest.approx(-0.01)
     assert not bool(e.loc["float64", "beyond_spread"])
-    assert (e["n"] == 3).all() and (e["n_base"] == 3).all()
+    assert (e["n"] == 3).all() and (e["n_base"] == 3).all() and (e["epoch"] == -1).all()
 
 
 def test_effects_of_depth() -> None:

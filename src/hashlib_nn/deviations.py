@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMNS",
     "EXPERIMENTS",
+    "FINAL_EPOCH",
     "METRICS",
     "OURS_CSV",
     "VARIANTS",
@@ -103,6 +104,8 @@ COLUMNS: tuple[str, ...] = (
     "device", "trainer", "group_size", "train_seconds", "eval_seconds", "created", "git_commit",
     "git_dirty", "results_fingerprint", "hashlib_nn", "torch", "numpy", "sklearn", "python",
 )  # fmt: skip
+#: ``effects``' epoch of a run evaluated once, at the epoch early stopping ended it.
+FINAL_EPOCH = -1
 _KEY = ("experiment", "variant", "width", "depth", "n_train", "epoch", "seed", "metric")
 #: Where the differential runs ship (beside the standard results).
 OURS_CSV = Path(__file__).resolve().parent / "results" / "twin" / "ours.csv"
@@ -385,6 +388,10 @@ def effects(frame: pd.DataFrame, *, factor: str = "variant", baseline: Any = "de
     width, depth, n_train, epoch and metric. ``factor="depth"`` (baseline ``1``): depth against
     depth 1 at equal experiment, variant, width, n_train, epoch and metric.
 
+    Model-size and sample-size runs stop early at their own epochs: their rows enter with
+    ``epoch`` = :data:`FINAL_EPOCH` (-1, "the final epoch"), so the seeds of a point pool; the
+    epochs they stopped at are the ``epochs_run`` metric. Training-time rows keep their epoch.
+
     Per point and level: ``mean`` and ``mean_base`` (seed means), ``effect`` = mean - mean_base,
     ``n``/``n_base`` (seeds), ``range``/``range_base`` (max - min over seeds), ``std``/``std_base``
     (sample standard deviation over seeds, NaN with one seed), and ``beyond_spread``: True when
@@ -405,6 +412,7 @@ def effects(frame: pd.DataFrame, *, factor: str = "variant", baseline: Any = "de
     if metrics is not None:
         f = f[f["metric"].isin(list(metrics))]
     f["n_train"] = f["n_train"].astype("int64")
+    f.loc[f["experiment"] != "training_time", "epoch"] = FINAL_EPOCH
     if baseline not in set(f[factor]):
         raise ValueError(f"baseline {factor}={baseline!r} is not in the frame; "
                          f"present: {sorted(set(f[factor]), key=str)}")  # fmt: skip

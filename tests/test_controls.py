@@ -244,8 +244,18 @@ def test_chapter_controls_limits_categorization_at_quick(tiny, tmp_path):
         store=tmp_path,
     )  # fmt: skip
     assert sorted(det["width"].unique()) == [4, 6, 8, 12, 16]
-    assert sorted(det["seed"].unique()) == [0, 1]
+    assert sorted(det["seed"].unique()) == [0]
     assert set(det["measure"]) <= {"rr", "collision", "n_distinct", "n_bits"}
+    assert controls.coverage_sentence(frame) == (
+        "Controls measured at width(s) 4, 8, 16 with seed(s) 0.")
+    assert controls.coverage_sentence(frame.iloc[:0]) == ""
+    full = controls.chapter_controls(
+        "determinism",
+        chapter_params("determinism", "standard", dataset=tiny, widths=[4, 6], repeats=2,
+                       epochs=1, device="cpu"),
+        store=tmp_path,
+    )  # fmt: skip
+    assert sorted(full["seed"].unique()) == [0, 1]  # no limit at the standard preset
 
 
 def test_bad_control_names_and_suites(tiny):

@@ -82,6 +82,7 @@ __all__ = [
     "control_configs",
     "control_key",
     "control_result",
+    "coverage_sentence",
     "controls_frame",
     "curves_with_controls",
     "load_shipped",
@@ -112,6 +113,7 @@ _SUITES_OF = {"untrained": METRIC_SUITES, "simhash": tuple(s for s in METRIC_SUI
 #: Determinism needs only the redundancy ratio (about 0.1 s per control and configuration);
 #: categorization needs K-Means, K-NN and logistic regression (about 4 s each at n = 48,000).
 CHAPTER_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
+    "determinism": {"smoke": (2, 1), "quick": (100, 1)},
     "categorization": {"smoke": (2, 1), "quick": (3, 1)},
 }
 #: The suites each chapter needs from the controls.
@@ -417,6 +419,16 @@ def model_size_controls(
     return controls_frame(configs, controls=controls, suites=suites, store=store, device=device)
 
 
+def coverage_sentence(controls: pd.DataFrame) -> str:
+    """Which widths and seeds a controls frame measured, in one sentence ("" when empty)."""
+    if controls is None or controls.empty:
+        return ""
+    widths = sorted(int(w) for w in controls["width"].unique())
+    seeds = sorted(int(s) for s in controls["seed"].unique())
+    return (f"Controls measured at width(s) {', '.join(map(str, widths))} with seed(s) "
+            f"{', '.join(map(str, seeds))}.")
+
+
 def _thin(values: Sequence[int], k: int) -> list[int]:
     """At most ``k`` of the sorted ``values``, spread evenly, first and last kept."""
     values = sorted(set(values))
@@ -432,10 +444,12 @@ def chapter_controls(
     """The controls a chapter shows beside its runs (``plan``: its
     :func:`hashlib_nn.presets.chapter_params`).
 
-    ``determinism``: the redundancy ratios at every width and seed of the plan.
-    ``categorization``: every suite; at the ``smoke`` and ``quick`` presets only at a few of the
-    plan's widths (spread over the range) and its first seed (:data:`CHAPTER_LIMITS`: K-Means,
-    K-NN and logistic regression on 48,000 codes cost seconds per control and width).
+    ``determinism``: the redundancy ratios at every width and seed of the plan (at the
+    ``quick`` preset its first seed only). ``categorization``: every suite; at the ``smoke``
+    and ``quick`` presets only at a few of the plan's widths (spread over the range) and its
+    first seed (:data:`CHAPTER_LIMITS`: K-Means, K-NN and logistic regression on 48,000 codes
+    cost seconds per control and width; measured at ``quick`` on 2 shared cores: about 4 s of
+    CPU for determinism and 28 s for categorization).
     """
     if chapter not in CHAPTER_SUITES:
         accepted = ", ".join(repr(c) for c in CHAPTER_SUITES)

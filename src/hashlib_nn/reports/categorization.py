@@ -26,7 +26,12 @@ from hashlib_nn.analysis import (
 from hashlib_nn.categorization import drop_constant_bits
 from hashlib_nn.claims import COMPARISON_NAMES, gap_sides
 from hashlib_nn.codes import NeuralCodes
-from hashlib_nn.controls import CONTROL_LABELS, curves_with_controls, training_adds
+from hashlib_nn.controls import (
+    CONTROL_LABELS,
+    coverage_sentence,
+    curves_with_controls,
+    training_adds,
+)
 from hashlib_nn.reports import ChapterReport, readable
 from hashlib_nn.reports.determinism import (
     adds_sentence,
@@ -123,10 +128,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         out.statements.append(f"No controls were given for {dataset} at the {preset} preset: "
                               "the trained network is shown alone.")  # fmt: skip
     else:
-        widths = sorted(ctl["width"].unique().tolist())
-        seeds = sorted(ctl["seed"].unique().tolist())
-        out.statements.append(f"Controls measured at width(s) {fmt(widths)} with seed(s) "
-                              f"{fmt(seeds)}.")  # fmt: skip
+        out.statements.append(coverage_sentence(ctl))
     sentence = widest_sentence(curves, ACCURACY_METRICS)
     if sentence:
         out.statements.append(sentence)

@@ -20,6 +20,7 @@ from hashlib_nn.controls import (
     CONTROL_LABELS,
     CONTROLS,
     TRAINED,
+    coverage_sentence,
     curves_with_controls,
     training_adds,
 )
@@ -169,6 +170,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     if ctl.empty:
         out.statements.append(f"No controls were given for {dataset} at the {preset} preset: "
                               "the trained network is shown alone.")  # fmt: skip
+    else:
+        out.statements.append(coverage_sentence(ctl))
     sentence = widest_sentence(curves, RR_METRICS)
     if sentence:
         out.statements.append(sentence)

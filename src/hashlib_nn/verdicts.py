@@ -333,14 +333,15 @@ def with_controls(verdict: Verdict, controls: Mapping[str, Verdict], *,
     equal = [name for name, v in controls.items() if v.status == "reproduced"]
     evidence = verdict.evidence
     status = verdict.status
+    verb = "satisfies" if len(equal) == 1 else "satisfy"
     if equal and verdict.status in ("reproduced", "partly reproduced"):
         if about_training:
             status = "not reproduced"
-            evidence += (f" The {' and the '.join(equal)} satisfy the same rule, so training "
+            evidence += (f" The {' and the '.join(equal)} {verb} the same rule, so training "
                          "is not what the numbers show.")
         else:
             evidence += (f" Holds, but not because of training: the {' and the '.join(equal)} "
-                         "satisfy the same rule.")
+                         f"{verb} the same rule.")
     return replace(verdict, status=status, evidence=evidence, controls=statuses)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -133,6 +134,8 @@ def test_presets_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for word in ("smoke", "quick", "standard", "paper", "training_time", "cpu_minutes"):
         assert word in out
+    for chapter in RUN_ORDER:  # every chapter that `run` accepts is described
+        assert re.search(rf"^\s*smoke\s+{chapter}\s", out, re.M), chapter
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -568,18 +568,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_presets(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hashlib_nn.presets import describe_presets
+    from hashlib_nn.cnn_experiments import CNN_PRESETS
+    from hashlib_nn.presets import ALL_CHAPTERS, describe_presets
 
-    table = describe_presets()
+    table = describe_presets(chapters=list(ALL_CHAPTERS))
     cols = ["preset", "chapter", "datasets", "runs", "new_trainings", "max_epochs",
             "repeats", "checkpoints", "cpu_minutes"]  # fmt: skip
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
+    cnn = pd.DataFrame([{"preset": name, "chapter": _CNN, "models": ",".join(p.models),
+                         "dataset": p.dataset, "n_train": p.n_train or "all",
+                         "max_epochs": p.epochs, "what": p.note}
+                        for name, p in CNN_PRESETS.items()])  # fmt: skip
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.max_colwidth", 80):  # fmt: skip
         print(table[cols].to_string(index=False))
-    print(
-        "cpu_minutes: expected CPU minutes on one thread from an empty store (a cost model "
-        "calibrated on measured runs); runs shared between chapters are counted once "
-        "(new_trainings)."
-    )
+        print(
+            "cpu_minutes: expected CPU minutes on one thread from an empty store (a cost model "
+            "calibrated on measured runs); runs shared between chapters are counted once "
+            "(new_trainings).\n"
+        )
+        print(cnn.to_string(index=False))
     return 0
 
 

@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.device import resolve_device
+from hashlib_nn.fast_categorization import kmeans_batched, ovo_logreg_batched
 from hashlib_nn.hamming import (
     _check_chunk_size,
     _check_k,
@@ -82,6 +83,15 @@ __all__ = [
 ]
 
 METRICS = ("kmeans", "knn", "lr")
+#: How K-Means and logistic regression are fit: scikit-learn's own calls (the default), or the
+#: batched torch implementations of :mod:`hashlib_nn.fast_categorization` (CPU or CUDA).
+BACKENDS = ("sklearn", "torch")
+
+
+def _check_backend(backend: object) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got backend={backend!r}")
+    return str(backend)
 _UNPACK_ROWS = 8192
 
 
@@ -243,6 +253,8 @@ def kmeans_clusters(
     n_init: int = 10,
     random_state: int | None = 9,
     n_threads: int | None = 1,
+    backend: str = "sklearn",
+    device: str | torch.device = "auto",
 ) -> tuple[np.ndarray, dict[str, float]]:
     """K-Means cluster of every code, and fit facts (inertia, iterations, distinct codes).
 
@@ -257,6 +269,9 @@ def kmeans_clusters(
     fixed count makes results machine-independent, and on 2 shared cores one thread was
     also 2-3x faster (OpenMP threads spin while waiting for a busy core).
 
+    ``backend="torch"``: :func:`hashlib_nn.fast_categorization.kmeans_batched` on ``device``,
+    scikit-learn's algorithm with all ``n_init`` runs in one batch (``n_threads`` unused).
+
     >>> c, info = kmeans_clusters(np.array([[1], [1], [2]], dtype=np.uint8), 2)
     >>> c.tolist(), info["inertia"]
     ([0, 0, 1], 0.0)
@@ -264,6 +279,7 @@ def kmeans_clusters(
     packed, _ = check_codes(codes, "codes")
     n_clusters = _check_positive_int(n_clusters, "n_clusters")
     n_init = _check_positive_int(n_init, "n_init")
+    backend = _check_backend(backend)
     if n_threads is not None:
         n_threads = _check_positive_int(n_threads, "n_threads")
     n = packed.shape[0]
@@ -274,6 +290,10 @@ def kmeans_clusters(
     if groups.n_distinct <= n_clusters:
         return groups.inverse.copy(), {**info, "inertia": 0.0, "n_iter": 0.0}
     x = unpack_float(codes, np.float32)
+    if backend == "torch":
+        fit = kmeans_batched(x, n_clusters, n_init=n_init, random_state=random_state,
+                             device=device)
+        return fit.labels, {**info, "inertia": fit.inertia, "n_iter": float(fit.n_iter)}
     km = KMeans(n_clusters, n_init=n_init, random_state=random_state, algorithm="lloyd")
     with threadpool_limits(limits=n_threads):
         clusters = km.fit_predict(x)
@@ -288,6 +308,8 @@ def kmeans_scores(
     random_state: int | None = 9,
     *,
     n_threads: int | None = 1,
+    backend: str = "sklearn",
+    device: str | torch.device = "auto",
 ) -> dict[str, float]:
     """K-Means on ``codes`` scored against ``labels``: purity, Hungarian accuracy and NMI.
 
@@ -301,7 +323,8 @@ def kmeans_scores(
     _at_least_two_classes(y, "labels", "K-Means scoring")
     t0 = time.perf_counter()
     clusters, info = kmeans_clusters(
-        codes, n_clusters, n_init=n_init, random_state=random_state, n_threads=n_threads
+        codes, n_clusters, n_init=n_init, random_state=random_state, n_threads=n_threads,
+        backend=backend, device=device,
     )
     seconds = time.perf_counter() - t0
     return {
@@ -497,6 +520,8 @@ def logreg_accuracy(
     test_labels: np.ndarray,
     *,
     n_threads: int | None = 1,
+    backend: str = "sklearn",
+    device: str | torch.device = "auto",
     **kwargs: object,
 ) -> float:
     r"""Test accuracy of one-vs-one logistic regression fit on the training codes.
@@ -513,6 +538,10 @@ def logreg_accuracy(
     cores the 45 small lbfgs problems took 2.5 CPU-s with one thread and 38 CPU-s (15x)
     with the default two, which spin against each other and other processes.
 
+    ``backend="torch"``: :func:`hashlib_nn.fast_categorization.ovo_logreg_batched` on
+    ``device``, all pairs in one batched L-BFGS (``kwargs``: ``C``, ``tol``, ``max_iter``); a
+    pair stopped at ``max_iter`` raises one ``ConvergenceWarning``, as scikit-learn would.
+
     >>> tr = np.array([[0], [1], [254], [255]], dtype=np.uint8)
     >>> logreg_accuracy(tr, np.array([0, 0, 1, 1]), np.array([[3]], np.uint8), np.array([0]))
     1.0
@@ -526,6 +555,18 @@ def logreg_accuracy(
     if n_threads is not None:
         n_threads = _check_positive_int(n_threads, "n_threads")
     params: dict[str, object] = {"max_iter": 1000, **kwargs}
+    if _check_backend(backend) == "torch":
+        unknown = sorted(set(params) - {"C", "tol", "max_iter"})
+        if unknown:
+            raise ValueError(f"backend='torch' accepts the options C, tol and max_iter; got "
+                             f"{unknown}")
+        fit = ovo_logreg_batched(unpack_float(NeuralCodes(tp, n_bits), np.float32), y_tr,
+                                 device=device, **params)  # type: ignore[arg-type]
+        for _ in range(int((~fit.converged).sum())):
+            warnings.warn("lbfgs failed to converge (batched one-vs-one logistic regression)",
+                          ConvergenceWarning, stacklevel=2)
+        pred = fit.predict(unpack_float(NeuralCodes(qp, n_bits), np.float32))
+        return float((pred == y_te).mean())
     model = OneVsOneClassifier(LogisticRegression(**params))  # type: ignore[arg-type]
     x_tr = unpack_float(NeuralCodes(tp, n_bits), np.float64)
     with threadpool_limits(limits=n_threads):
@@ -555,6 +596,7 @@ def categorization_report(
     metrics: Sequence[str] = METRICS,
     device: str | torch.device = "auto",
     n_threads: int | None = 1,
+    backend: str = "sklearn",
 ) -> dict[str, float]:
     """The paper's categorization metrics on one pair of train / test codes, as a flat dict.
 
@@ -568,12 +610,15 @@ def categorization_report(
 
     ``device`` is for K-NN (torch); ``n_threads`` limits the thread pools of K-Means and
     logistic regression (see :func:`kmeans_clusters` and :func:`logreg_accuracy`).
+    ``backend``: ``"sklearn"`` (default) or ``"torch"`` (batched, on ``device``) for K-Means and
+    logistic regression (:mod:`hashlib_nn.fast_categorization`).
     """
     t_start = time.perf_counter()
     wanted = tuple(metrics) if not isinstance(metrics, str) else (metrics,)
     unknown = [m for m in wanted if m not in METRICS]
     if unknown or not wanted:
         raise ValueError(f"metrics must be a non-empty subset of {METRICS}; got {metrics!r}")
+    backend = _check_backend(backend)
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
     _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
@@ -620,7 +665,8 @@ def categorization_report(
     if "kmeans" in wanted:
         for split, codes, y in (("train", train, y_tr), ("test", test, y_te)):
             scores = kmeans_scores(
-                codes, y, n_clusters, n_init, random_state, n_threads=n_threads
+                codes, y, n_clusters, n_init, random_state, n_threads=n_threads,
+                backend=backend, device=device,
             )
             for key in ("purity", "hungarian", "nmi"):
                 out[f"kmeans_{key}_{split}"] = scores[key]
@@ -633,7 +679,8 @@ def categorization_report(
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out["lr_test"] = logreg_accuracy(train, y_tr, test, y_te, n_threads=n_threads)
+            out["lr_test"] = logreg_accuracy(train, y_tr, test, y_te, n_threads=n_threads,
+                                             backend=backend, device=device)
         n_failed = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
         for w in caught:  # other warnings go on to the caller's filters unchanged
             if not issubclass(w.category, ConvergenceWarning):

@@ -98,8 +98,14 @@ def test_calibration_refuses_empty_and_broken_rows() -> None:
     broken = synthetic_runs(MODEL).assign(n_evals=0)
     with pytest.raises(ValueError, match=r"runs \['k0', 'k1', 'k2'\] have no epoch, checkpoint"):
         presets.calibrate_cost_model(broken)
-    with pytest.raises(ValueError, match="scale must be a positive number; got 0"):
+    with pytest.raises(ValueError, match="scale must be positive numbers"):
         presets.calibrate_cost_model(synthetic_runs(MODEL), scale=0)
+    rows = synthetic_runs(MODEL)
+    per_run = [2.0 if i % 2 else 0.5 for i in range(len(rows))]
+    doubled = rows.assign(train_seconds=rows.train_seconds / per_run,
+                          eval_seconds=rows.eval_seconds / per_run)  # fmt: skip
+    back = presets.calibrate_cost_model(doubled, scale=per_run)
+    assert back.step_s_per_unit == pytest.approx(MODEL.step_s_per_unit, rel=1e-6)
 
 
 def tidy_rows(key: str, width: int, epochs: list[int], metrics: list[str], **extra) -> list:
@@ -140,6 +146,10 @@ def test_predicted_vs_measured_charges_each_run_to_the_first_chapter() -> None:
     assert list(table.predicted_s[:2]) == [round(first, 1), round(second, 1)]
     assert table.ratio[0] == round(first / 100.0, 2) and table.ratio[1] == round(second / 10, 2)
     assert pd.isna(table.ratio[2])
+    # one load factor: the geometric mean of measured / predicted over the measured chapters
+    factor = (100.0 / first * 10.0 / second) ** 0.5
+    assert list(table.load_factor) == [round(factor, 2)] * 3
+    assert table.ratio_at_load[0] == pytest.approx(first / 100.0 * factor, abs=0.006)
 
 
 def test_shipped_standard_grids_are_predicted_within_a_factor_of_1_5() -> None:
@@ -151,6 +161,9 @@ def test_shipped_standard_grids_are_predicted_within_a_factor_of_1_5() -> None:
         configs = [c for c in presets.grid(chapter, "standard", dataset="mnist")
                    if content_key(c) in keys]  # fmt: skip
         assert len({content_key(c) for c in configs}) == len(keys), chapter
-        table = presets.predicted_vs_measured({chapter: configs}, presets.cost_runs(frame))
-        ratio = float(table.ratio[0])
-        assert 1 / 1.5 <= ratio <= 1.5, f"{chapter}: predicted / measured = {ratio}"
+        alone = presets.predicted_vs_measured({chapter: configs}, presets.cost_runs(frame))
+        assert alone.runs[0] == len(keys) and alone.missing[0] == 0
+    table = presets.shipped_cost_table("standard", dataset="mnist")
+    assert set(table.chapter) == {p.stem for p in SHIPPED.glob("*.csv")}
+    for chapter, ratio in zip(table.chapter, table.ratio_at_load, strict=True):
+        assert 1 / 1.5 <= ratio <= 1.5, f"{chapter}: predicted x load / measured = {ratio}"

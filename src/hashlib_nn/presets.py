@@ -902,7 +902,7 @@ _COST_COLUMNS = [
 ]  # fmt: skip
 
 
-def calibrate_cost_model(runs: pd.DataFrame, scale: float = 1.0) -> CostModel:
+def calibrate_cost_model(runs: pd.DataFrame, scale: Any = 1.0) -> CostModel:
     """Fit :class:`CostModel` to measured runs (:func:`cost_runs` rows), by non-negative least
     squares on seconds (so that long runs, which make a build long, weigh most).
 
@@ -911,8 +911,8 @@ def calibrate_cost_model(runs: pd.DataFrame, scale: float = 1.0) -> CostModel:
     Evaluation: eval_seconds against n_evals * (1, n / 1000) for runs without categorization
     suites, then the remainder of runs with them against the same. Early stopping: median
     epochs of the runs that early stopping ended, tiled 8 times or more and not (the default
-    model's value where no run stopped). ``scale`` multiplies every measured second first
-    (e.g. CPU seconds / wall seconds of a build on a loaded machine).
+    model's value where no run stopped). ``scale`` (one number, or one per run) multiplies the
+    measured seconds first (e.g. CPU seconds / wall seconds of a build on a loaded machine).
     """
     import numpy as np
     from scipy.optimize import nnls
@@ -925,8 +925,9 @@ def calibrate_cost_model(runs: pd.DataFrame, scale: float = 1.0) -> CostModel:
             f"runs {list(bad.key)[:3]} have no epoch, checkpoint or group: epochs_run, n_evals "
             "and group_size must be >= 1"
         )
-    if not scale > 0:
-        raise ValueError(f"scale must be a positive number; got {scale!r}")
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), (len(runs),))
+    if not (np.isfinite(scale) & (scale > 0)).all():
+        raise ValueError(f"scale must be positive numbers (one, or one per run); got {scale!r}")
     g = runs.group_size.to_numpy(float)
     steps = np.ceil(runs.fit_rows.to_numpy(float) / _BATCH_ROWS) * runs.epochs_run.to_numpy(float)
     a = np.column_stack([steps / g, steps, steps * runs.width.to_numpy(float)])
@@ -992,8 +993,11 @@ def shipped_cost_table(
         configs = [c for c in grid(chapter, preset, dataset=dataset) if content_key(c) in keys]
         tables.append(predicted_vs_measured({chapter: configs}, cost_runs(frame), model))
     order = {c: i for i, c in enumerate(ALL_CHAPTERS)}
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    return table.sort_values("chapter", key=lambda c: c.map(order)).reset_index(drop=True)
+    if not tables:
+        return pd.DataFrame(columns=_TABLE_COLUMNS)
+    table = pd.concat(tables, ignore_index=True)
+    table = table.sort_values("chapter", key=lambda c: c.map(order)).reset_index(drop=True)
+    return _with_load_factor(table)  # one load factor for the whole preset
 
 
 def predicted_vs_measured(
@@ -1008,7 +1012,10 @@ def predicted_vs_measured(
     ``plans`` order) asked for, as a build from an empty store trains them. Columns: chapter,
     runs (measured runs charged), missing (charged runs without a measurement, left out of
     both sides), measured_s, predicted_s, ratio (predicted / measured; NaN when nothing was
-    measured).
+    measured), load_factor (geometric mean of measured / predicted over the chapters: how much
+    slower than one idle thread the measurements ran, one number for the table),
+    ratio_at_load (ratio x load_factor: the model's error on each chapter relative to the
+    others).
     """
     import pandas as pd
 
@@ -1029,10 +1036,32 @@ def predicted_vs_measured(
         p = estimate_seconds([new[k] for k in have], model) if have else 0.0
         rows.append({
             "chapter": chapter, "runs": len(have), "missing": len(new) - len(have),
-            "measured_s": round(m, 1), "predicted_s": round(p, 1),
-            "ratio": round(p / m, 2) if m > 0 else float("nan"),
+            "measured_s": m, "predicted_s": p,
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    return _with_load_factor(pd.DataFrame(rows, columns=_TABLE_COLUMNS[:5]))
+
+
+_TABLE_COLUMNS = ["chapter", "runs", "missing", "measured_s", "predicted_s", "ratio",
+                  "load_factor", "ratio_at_load"]  # fmt: skip
+
+
+def _with_load_factor(table: pd.DataFrame) -> pd.DataFrame:
+    """Ratios, and the load factor: the geometric mean of measured / predicted over the
+    chapters measured, one number for the whole table (the model predicts seconds on one
+    otherwise idle thread; a build beside other work measures more), with each chapter's
+    ratio at that load."""
+    import numpy as np
+
+    out = table[_TABLE_COLUMNS[:5]].copy()
+    measured, predicted = out["measured_s"].astype(float), out["predicted_s"].astype(float)
+    positive = (measured > 0) & (predicted > 0)
+    out["ratio"] = np.where(positive, predicted / measured.where(positive, 1.0), np.nan)
+    logs = np.log(out["ratio"][positive].to_numpy(float))
+    factor = float(np.exp(-logs.mean())) if len(logs) else float("nan")
+    out["load_factor"] = factor
+    out["ratio_at_load"] = out["ratio"] * factor
+    return out.round({"measured_s": 1, "predicted_s": 1, "ratio": 2, "load_factor": 2,
+                      "ratio_at_load": 2})  # fmt: skip
 
 
 def describe_presets(

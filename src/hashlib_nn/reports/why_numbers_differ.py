@@ -512,6 +512,6 @@ def appendix(twin: pd.DataFrame | None, *, dataset: str = "mnist") -> Appendix:
             missing = (f"The differential runs of our trainer ({deviations.OURS_CSV.name}) are "
                        "not in this build: the deviations' effects are not measured here.")
         else:
-            effects = deviations.effects(differential)
+            effects = deviations.effects(differential, metrics=METRICS)
     return report(twin, differential=differential, standard=standard, effects=effects,
                   dataset=dataset, missing_differential=missing)

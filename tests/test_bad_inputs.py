@@ -294,6 +294,17 @@ CASES = [
         lambda e: cli("run", "--preset", "smoke", "--scheduler", "tcp//sched:8786"), CliExit,
         r"^exit 2: hashlib-nn: error: scheduler address must be a Dask scheduler address such "
         r"as 'tcp://10\.0\.0\.5:8786' \(schemes: .*\); got 'tcp//sched:8786'\n$"),
+    Bad("cli-export-empty-selection",
+        lambda e: cli("export", "--preset", "smoke", "--chapter", "training_time", "--dataset",
+                      "synthetic", "--out", str(e.tmp / "x.csv")), CliExit,
+        r"^exit 2: hashlib-nn: error: no stored runs match --preset smoke --chapter "
+        r"training_time --dataset synthetic in .*; nothing written to .*x\.csv\. See what is "
+        r"stored with `hashlib-nn list`"),
+    Bad("cli-cnn-on-tabular-data",
+        lambda e: cli("run", "--preset", "smoke", "--chapter", "cnn", "--dataset", "synthetic"),
+        CliExit,
+        r"^exit 2: hashlib-nn: error: the cnn chapter trains on images: --dataset must be one "
+        rf"of {DATASETS}; got 'synthetic'\n$"),
     Bad("cli-zero-workers", lambda e: cli("run", "--preset", "smoke", "--workers", "0"), CliExit,
         r"^exit 2: hashlib-nn: error: --workers must be a positive integer; got 0\n$"),
 ]  # fmt: skip

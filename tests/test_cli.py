@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -242,6 +243,15 @@ def test_run_sends_each_chapter_its_own_grid(monkeypatch: pytest.MonkeyPatch) ->
     seen.clear()
     cnn_calls.clear()
     assert main([*argv, "--dataset", "synthetic"]) == 0
+    assert list(seen) == [c for c in RUN_ORDER if c != "cnn"] and cnn_calls == []
+    # ... and so it is on a cluster (CNN runs would train in this process)
+    seen.clear()
+    from hashlib_nn import distributed
+
+    client = type("Client", (), {"nthreads": lambda self: {"w1": 1, "w2": 1}})()
+    monkeypatch.setattr(distributed, "connect",
+                        lambda address, workers: contextlib.nullcontext(client))  # fmt: skip
+    assert main([*argv, "--workers", "2"]) == 0
     assert list(seen) == [c for c in RUN_ORDER if c != "cnn"] and cnn_calls == []
 
 

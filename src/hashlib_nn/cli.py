@@ -218,6 +218,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         chapters.remove(_CNN)  # all chapters on a non-image data set: the MLP ones
         print(f"cnn: skipped (it trains on images, not on {', '.join(args.dataset)})",
               file=sys.stderr)  # fmt: skip
+    elif not args.chapter and on_cluster:
+        chapters.remove(_CNN)  # CNN runs would train here, not on the cluster
+        print("cnn: skipped (CNN runs train in this process, not on the cluster; run "
+              "--chapter cnn on its own)", file=sys.stderr)  # fmt: skip
     elif _CNN in chapters:
         _cnn_plan(args.preset, args.dataset)
     done_before = len(store)

@@ -1407,7 +1407,7 @@ def _register_factor_verdicts() -> None:
                      ("label_noise", factors.label_noise_claim),
                      ("dominant_factors", factors.dominant_factors_claim),
                      ("phase_chart", factors.phase_chart_claim)):
-        register_verdict(name)(fn)
+        register_verdict(name, chapters=factors.CLAIM_CHAPTERS[name])(fn)
 
 
 _register_factor_verdicts()

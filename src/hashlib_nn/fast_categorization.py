@@ -328,7 +328,7 @@ def _kmeans(
 
     def assign(sel: torch.Tensor | None, inits: torch.Tensor, bounds: bool) -> None:
         """Labels (and bounds) of rows ``sel`` (all when None) in the runs ``inits``."""
-        lab, best, second = _argmin_two(scores(sel, inits))  # first index on ties
+        lab, best, second = _argmin_two(scores(sel, inits), bounds)  # first index on ties
         if sel is None:
             labels[inits] = lab.T
         else:
@@ -361,8 +361,9 @@ def _kmeans(
         cc.diagonal(dim1=1, dim2=2).fill_(float("inf"))
         half = (0.5 * cc.amin(2)).to(torch.float32)  # (m, k)
         need = up + slack > torch.maximum(low, half.gather(1, lab))  # (m, rows)
+        need_np = need.cpu().numpy()
         for j in range(inits.shape[0]):  # each run re-measures only its own doubtful rows
-            sel = need[j].nonzero().squeeze(1)
+            sel = torch.as_tensor(np.flatnonzero(need_np[j]), device=dev)
             one = inits[j : j + 1]
             if sel.numel() > m_rows // 2:
                 assign(None, one, True)
@@ -427,7 +428,7 @@ def _kmeans(
     # (scikit-learn); a run that converged strictly keeps its labels, which these centers give
     allruns = torch.arange(b, device=dev)
     part = scores(None, allruns)
-    lab_final, _, _ = _argmin_two(part)
+    lab_final, _, _ = _argmin_two(part, False)
     loose = ~strict
     labels[loose] = lab_final.T[loose]
     # inertia of every run: sum of weighted |x - c|^2 = |x|^2 + (|c|^2 - 2 x c), in float64
@@ -451,17 +452,28 @@ def _kmeans(
     )
 
 
-def _argmin_two(part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _argmin_two(
+    part: torch.Tensor, two: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Over the last axis: index of the smallest value (the first on ties, as scikit-learn's
-    loop), the smallest value and the second smallest, in k elementwise passes."""
+    loop), and with ``two`` the smallest and the second smallest values."""
+    if part.device.type == "cpu":  # numpy: a few calls instead of k elementwise passes
+        p = part.numpy()
+        idx = torch.from_numpy(np.argmin(p, axis=-1))
+        if not two:
+            return idx, part[..., 0], part[..., 0]
+        if p.shape[-1] == 1:
+            low = torch.from_numpy(p[..., 0].copy())
+            return idx, low, torch.full_like(low, float("inf"))
+        sm = np.partition(p, 1, axis=-1)
+        return idx, torch.from_numpy(sm[..., 0].copy()), torch.from_numpy(sm[..., 1].copy())
     best = part[..., 0].clone()
     idx = torch.zeros(best.shape, dtype=torch.int64, device=part.device)
     second = torch.full_like(best, float("inf"))
     for j in range(1, part.shape[-1]):
         pj = part[..., j]
         second = torch.minimum(second, torch.maximum(best, pj))
-        lt = pj < best
-        idx.masked_fill_(lt, j)
+        idx.masked_fill_(pj < best, j)
         best = torch.minimum(best, pj)
     return idx, best, second
 

@@ -56,8 +56,10 @@ check: venv
 	$(BIN)/python -m hashlib_nn.book check
 
 # Side-by-side speed and memory ratios against the original pipeline (benchmarks/README.md).
+# Writes the committed figures; refuses when the load average is above 1.5 unless FORCE=1.
+BENCH_JSON ?= benchmarks/results/cpu-2core.json
 bench: venv data
-	$(BIN)/python benchmarks/bench.py --json _build/bench/cpu-2core.json
+	$(BIN)/python benchmarks/bench.py --json $(BENCH_JSON) $(if $(FORCE),--force)
 
 lint: venv
 	$(BIN)/ruff check src tests

@@ -25,8 +25,10 @@ MODEL = CostModel(
     eval_s_per_1k=0.1,
     cat_s=2.0,
     cat_s_per_1k=0.5,
+    cat_s_per_1k_unit=0.01,
     es_epochs=5.0,
     es_epochs_tiled=2.0,
+    es_epochs_no_bn=7.0,
 )
 
 
@@ -47,11 +49,12 @@ def test_estimate_counts_groups_epochs_and_evaluations_by_hand() -> None:
     # early stopping on 1,000 examples (tiled 48 times): es_epochs_tiled = 2 epochs of 750
     # steps, one evaluation (the final epoch) with the categorization suites on n = 1,000
     c = config(width=30, n_train=1000, epochs=200, early_stopping=True, metrics=("rr", "knn"))
-    expected = 2 * 750 * (0.01 + 0.001 + 0.0001 * 30) + (1.0 + 0.1 + 2.0 + 0.5)
+    expected = 2 * 750 * (0.01 + 0.001 + 0.0001 * 30) + (1.0 + 0.1 + 2.0 + 0.5 + 0.01 * 30)
     assert presets.estimate_seconds([c], MODEL) == pytest.approx(expected)
     # all data with early stopping: es_epochs (5), not more than the maximum
     d = config(width=30, epochs=200, early_stopping=True)
     assert MODEL.run_epochs(d) == 5.0
+    assert MODEL.run_epochs(dataclasses.replace(d, batchnorm=False)) == 7.0  # no BatchNorm
     assert MODEL.run_epochs(dataclasses.replace(d, train=TrainConfig(epochs=3))) == 3.0
 
 
@@ -71,9 +74,10 @@ def synthetic_runs(model: CostModel) -> pd.DataFrame:
         rows.append({
             "key": f"k{i}", "dataset": "mnist", "width": width, "n_examples": n,
             "fit_rows": fit_rows, "group_size": g, "epochs_run": epochs, "early_stopping": True,
-            "stopped": stopped, "n_evals": n_evals, "categorization": cat,
+            "max_epochs": 200 if i != 7 else 8, "batchnorm": i != 2, "stopped": stopped,
+            "n_evals": n_evals, "categorization": cat,
             "train_seconds": steps * model.step_seconds(g, width),
-            "eval_seconds": n_evals * model.eval_seconds(n, cat),
+            "eval_seconds": n_evals * model.eval_seconds(n, cat, width),
         })  # fmt: skip
     frame = pd.DataFrame(rows)
     frame["seconds"] = frame.train_seconds / frame.group_size + frame.eval_seconds
@@ -83,10 +87,12 @@ def synthetic_runs(model: CostModel) -> pd.DataFrame:
 def test_calibration_recovers_the_model_that_made_the_rows() -> None:
     fitted = presets.calibrate_cost_model(synthetic_runs(MODEL))
     for name in ("step_s", "step_s_per_model", "step_s_per_unit", "eval_s", "eval_s_per_1k",
-                 "cat_s", "cat_s_per_1k"):  # fmt: skip
+                 "cat_s", "cat_s_per_1k", "cat_s_per_1k_unit"):  # fmt: skip
         assert getattr(fitted, name) == pytest.approx(getattr(MODEL, name), rel=1e-6), name
-    # medians of the stopped runs: all data 57, 86, 80, 90 -> 83; tiled (n <= 6000) 21, 15 -> 18
-    assert fitted.es_epochs == 83.0 and fitted.es_epochs_tiled == 18.0
+    # medians of the runs allowed >= 50 epochs: all data with BatchNorm 20, 57, 80, 200, 90 -> 80
+    # (run 7 had 8 epochs at most); without (run 2) 86; tiled (n <= 6000) 21, 15, 8 -> 15
+    assert fitted.es_epochs == 80.0 and fitted.es_epochs_no_bn == 86.0
+    assert fitted.es_epochs_tiled == 15.0
     halved = presets.calibrate_cost_model(synthetic_runs(MODEL), scale=0.5)
     assert halved.step_s == pytest.approx(MODEL.step_s / 2)
     assert halved.cat_s_per_1k == pytest.approx(MODEL.cat_s_per_1k / 2)
@@ -111,6 +117,7 @@ def test_calibration_refuses_empty_and_broken_rows() -> None:
 def tidy_rows(key: str, width: int, epochs: list[int], metrics: list[str], **extra) -> list:
     base = {"key": key, "dataset": "mnist", "width": width, "n_train": 48000,
             "early_stopping": True, "epochs_run": max(epochs), "stopped_epoch": None,
+            "max_epochs": 200, "batchnorm": True,
             "group_size": 2, "train_seconds": 30.0, "eval_seconds": 4.0, **extra}  # fmt: skip
     return [{**base, "epoch": e, "metric": m} for e in epochs for m in metrics]
 

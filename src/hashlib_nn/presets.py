@@ -741,15 +741,17 @@ class CostModel:
     epoch length: :func:`hashlib_nn.experiments.sweep`, at most 16) together, one optimizer step
     per batch of 64 rows for all of them. A step costs ``step_s + step_s_per_model * G +
     step_s_per_unit * G * width`` for G models: the fixed per-step overhead dominates paper-sized
-    MLPs. Each run's share of its group's time is 1/G. Runs with early stopping stop after
-    ``es_epochs_tiled`` epochs (at most the maximum) when their sample is repeated 8 times or
-    more per epoch (n <= 6,000 of 48,000), else after ``es_epochs`` (medians of the shipped
-    standard runs; at 8 epochs, quick, patience 10 never stops a run).
+    MLPs. Each run's share of its group's time is 1/G. Runs with early stopping are expected to
+    run ``es_epochs_tiled`` epochs (at most the maximum) when their sample is repeated 8 times
+    or more per epoch (n <= 6,000 of 48,000), else ``es_epochs``, or ``es_epochs_no_bn``
+    without BatchNorm, whose training loss keeps falling longer (medians of measured runs of
+    at least 50 epochs; at quick's 8 epochs, patience 10 never stops a run).
 
     Evaluation, at every checkpoint and the final epoch: ``eval_s + eval_s_per_1k * n / 1000``
     for codes, RR and the network's accuracy on the n training examples and the test set, plus
-    ``cat_s + cat_s_per_1k * n / 1000`` when a categorization suite (K-Means, K-NN, logistic
-    regression) is measured.
+    ``cat_s + (cat_s_per_1k + cat_s_per_1k_unit * width) * n / 1000`` when a categorization
+    suite (K-Means, K-NN, logistic regression: their cost grows with the code length) is
+    measured.
     """
 
     step_s: float
@@ -759,8 +761,10 @@ class CostModel:
     eval_s_per_1k: float
     cat_s: float
     cat_s_per_1k: float
+    cat_s_per_1k_unit: float
     es_epochs: float
     es_epochs_tiled: float
+    es_epochs_no_bn: float
 
     def run_epochs(self, config: RunConfig) -> float:
         """Expected epochs of ``config`` (early stopping shortens standard runs)."""
@@ -768,34 +772,42 @@ class CostModel:
         if not config.train.early_stopping:
             return epochs
         total = TRAIN_SIZES.get(config.dataset)
-        tiled = total is not None and config.n_examples * 8 <= total
-        return min(epochs, self.es_epochs_tiled if tiled else self.es_epochs)
+        if total is not None and config.n_examples * 8 <= total:
+            return min(epochs, self.es_epochs_tiled)
+        return min(epochs, self.es_epochs if config.batchnorm else self.es_epochs_no_bn)
 
     def step_seconds(self, group: int, width: float) -> float:
         """One optimizer step of ``group`` models of ``width`` hidden units trained together."""
         return self.step_s + group * (self.step_s_per_model + self.step_s_per_unit * width)
 
-    def eval_seconds(self, n_examples: float, categorization: bool) -> float:
-        """One checkpoint's evaluation on ``n_examples`` training examples (and the test set)."""
+    def eval_seconds(self, n_examples: float, categorization: bool, width: float = 0) -> float:
+        """One checkpoint's evaluation on ``n_examples`` training examples (and the test set)
+        of a network of ``width`` hidden units."""
         s = self.eval_s + self.eval_s_per_1k * n_examples / 1000
         if categorization:
-            s += self.cat_s + self.cat_s_per_1k * n_examples / 1000
+            s += self.cat_s + (self.cat_s_per_1k + self.cat_s_per_1k_unit * width) * (
+                n_examples / 1000
+            )
         return s
 
 
-#: Calibrated by :func:`calibrate_cost_model` on the shipped standard MNIST rows (402 runs,
-#: 2 threads on 2 shared cores) and the runs of quick chapters built from an empty store
-#: (1 thread); ``book/appendix_compute.md`` shows predicted against measured per chapter.
+#: Calibrated by :func:`calibrate_cost_model` (2026-12-05): the step and evaluation constants on
+#: the 56 runs of the quick grids swept one chapter at a time from an empty store with one thread
+#: (their stored wall seconds x the sweep's CPU seconds / wall seconds, 0.21-0.29 on a machine
+#: at load 8-13: seconds on one otherwise idle thread); the early-stopping epochs on the 288
+#: shipped standard MNIST runs. ``book/appendix_compute.md`` shows predicted against measured.
 COST_MODEL = CostModel(
-    step_s=0.0,
-    step_s_per_model=4.30e-4,
-    step_s_per_unit=5.03e-6,
-    eval_s=0.0,
-    eval_s_per_1k=2.08e-3,
-    cat_s=0.245,
-    cat_s_per_1k=0.167,
-    es_epochs=75.0,
+    step_s=8.45e-4,
+    step_s_per_model=0.0,
+    step_s_per_unit=3.24e-6,
+    eval_s=0.0155,
+    eval_s_per_1k=2.63e-3,
+    cat_s=0.341,
+    cat_s_per_1k=0.0345,
+    cat_s_per_1k_unit=1.52e-3,
+    es_epochs=74.0,
     es_epochs_tiled=18.0,
+    es_epochs_no_bn=165.0,
 )
 #: Rows per optimizer step (TrainConfig.batch_size, the original's 64).
 _BATCH_ROWS = 64
@@ -836,7 +848,7 @@ def estimate_seconds(configs: Sequence[RunConfig], model: CostModel | None = Non
             total += epochs * steps * m.step_seconds(size, c.width) / size
             n_eval = len({e for e in c.checkpoints if e < epochs} | {epochs})
             categorization = bool({"kmeans", "knn", "lr"} & set(c.metrics))
-            total += n_eval * m.eval_seconds(c.n_examples, categorization)
+            total += n_eval * m.eval_seconds(c.n_examples, categorization, c.width)
     return total
 
 
@@ -854,9 +866,9 @@ def cost_runs(source: Any) -> pd.DataFrame:
 
     rows = []
     if isinstance(source, pd.DataFrame):
-        missing = {"key", "train_seconds", "eval_seconds", "group_size", "epoch", "metric"} - set(
-            source.columns
-        )
+        needed = {"key", "train_seconds", "eval_seconds", "group_size", "epoch", "metric",
+                  "max_epochs", "batchnorm"}  # fmt: skip
+        missing = needed - set(source.columns)
         if missing:
             raise ValueError(
                 f"cost_runs needs the columns {sorted(missing)} (shipped results rows, "
@@ -873,6 +885,8 @@ def cost_runs(source: Any) -> pd.DataFrame:
                 "group_size": int(first["group_size"]),
                 "epochs_run": int(first["epochs_run"]),
                 "early_stopping": bool(first["early_stopping"]),
+                "max_epochs": int(first["max_epochs"]),
+                "batchnorm": bool(first["batchnorm"]),
                 "stopped": bool(pd.notna(first["stopped_epoch"])),
                 "n_evals": int(run["epoch"].nunique()),
                 "categorization": bool(run["metric"].str.match(r"(kmeans|knn|lr)_").any()),
@@ -885,7 +899,8 @@ def cost_runs(source: Any) -> pd.DataFrame:
             rows.append({
                 "key": r.key, "dataset": c.dataset, "width": c.width, "n_examples": c.n_examples,
                 "fit_rows": _fit_rows(c), "group_size": r.group_size, "epochs_run": r.epochs_run,
-                "early_stopping": c.train.early_stopping, "stopped": r.stopped_epoch is not None,
+                "early_stopping": c.train.early_stopping, "max_epochs": c.train.epochs,
+                "batchnorm": c.batchnorm, "stopped": r.stopped_epoch is not None,
                 "n_evals": len(r.checkpoints),
                 "categorization": bool({"kmeans", "knn", "lr"} & set(c.metrics)),
                 "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
@@ -897,8 +912,8 @@ def cost_runs(source: Any) -> pd.DataFrame:
 
 _COST_COLUMNS = [
     "key", "dataset", "width", "n_examples", "fit_rows", "group_size", "epochs_run",
-    "early_stopping", "stopped", "n_evals", "categorization", "train_seconds", "eval_seconds",
-    "seconds",
+    "early_stopping", "max_epochs", "batchnorm", "stopped", "n_evals", "categorization",
+    "train_seconds", "eval_seconds", "seconds",
 ]  # fmt: skip
 
 
@@ -909,10 +924,11 @@ def calibrate_cost_model(runs: pd.DataFrame, scale: Any = 1.0) -> CostModel:
     Training: each run's share of its group's training seconds (train_seconds / G) against
     steps * (1 / G, 1, width), where steps = epochs run * ceil(rows per epoch / 64).
     Evaluation: eval_seconds against n_evals * (1, n / 1000) for runs without categorization
-    suites, then the remainder of runs with them against the same. Early stopping: median
-    epochs of the runs that early stopping ended, tiled 8 times or more and not (the default
-    model's value where no run stopped). ``scale`` (one number, or one per run) multiplies the
-    measured seconds first (e.g. CPU seconds / wall seconds of a build on a loaded machine).
+    suites, then the remainder of runs with them against n_evals * (1, n / 1000,
+    width * n / 1000). Early stopping: median epochs run by the runs with early stopping and
+    at least 50 epochs allowed: tiled 8 times or more; not tiled, with and without BatchNorm
+    (:data:`COST_MODEL`'s value where there is none). ``scale`` (one number, or one per run)
+    multiplies the measured seconds first (e.g. CPU seconds / wall seconds of a loaded build).
     """
     import numpy as np
     from scipy.optimize import nnls
@@ -937,16 +953,23 @@ def calibrate_cost_model(runs: pd.DataFrame, scale: Any = 1.0) -> CostModel:
     evals = scale * runs.eval_seconds.to_numpy(float)
     cat = runs.categorization.to_numpy(bool)
 
-    def fit(mask: Any, target: Any) -> Any:
-        if not mask.any():
-            return np.zeros(2)
-        return nnls(np.column_stack([n_evals[mask], n_evals[mask] * n_k[mask]]), target)[0]
+    width = runs.width.to_numpy(float)
 
-    base = fit(~cat, evals[~cat])
-    extra = fit(cat, evals[cat] - n_evals[cat] * (base[0] + base[1] * n_k[cat]))
-    stopped = runs[runs.stopped.astype(bool)]
-    tiled = stopped.n_examples * 8 <= stopped.dataset.map(TRAIN_SIZES).fillna(np.inf)
-    es, es_tiled = stopped.epochs_run[~tiled], stopped.epochs_run[tiled]
+    def fit(mask: Any, target: Any, per_unit: bool) -> Any:
+        columns = [n_evals[mask], n_evals[mask] * n_k[mask]]
+        if per_unit:
+            columns.append(n_evals[mask] * n_k[mask] * width[mask])
+        if not mask.any():
+            return np.zeros(len(columns))
+        return nnls(np.column_stack(columns), target)[0]
+
+    base = fit(~cat, evals[~cat], False)
+    extra = fit(cat, evals[cat] - n_evals[cat] * (base[0] + base[1] * n_k[cat]), True)
+    long = runs[runs.early_stopping.astype(bool) & (runs.max_epochs >= _ES_MIN_EPOCHS)]
+    tiled = long.n_examples * 8 <= long.dataset.map(TRAIN_SIZES).fillna(np.inf)
+    bn = long.batchnorm.astype(bool)
+    es, es_tiled = long.epochs_run[~tiled & bn], long.epochs_run[tiled]
+    es_no_bn = long.epochs_run[~tiled & ~bn]
     return CostModel(
         step_s=float(step[0]),
         step_s_per_model=float(step[1]),
@@ -955,9 +978,15 @@ def calibrate_cost_model(runs: pd.DataFrame, scale: Any = 1.0) -> CostModel:
         eval_s_per_1k=float(base[1]),
         cat_s=float(extra[0]),
         cat_s_per_1k=float(extra[1]),
+        cat_s_per_1k_unit=float(extra[2]),
         es_epochs=float(es.median()) if len(es) else COST_MODEL.es_epochs,
         es_epochs_tiled=float(es_tiled.median()) if len(es_tiled) else COST_MODEL.es_epochs_tiled,
+        es_epochs_no_bn=float(es_no_bn.median()) if len(es_no_bn) else COST_MODEL.es_epochs_no_bn,
     )
+
+
+#: Runs shorter than this tell nothing about when early stopping ends a run.
+_ES_MIN_EPOCHS = 50
 
 
 def stored_costs(

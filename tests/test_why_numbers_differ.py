@@ -134,6 +134,9 @@ def test_comparison_and_answers_on_a_known_case() -> None:
     assert sides[("training_time", 40, 5, "1", "rr_test")] == ""  # no depth-5 ours
     budget = table.set_index(["experiment", "width", "metric"])["ours_budget"]
     assert budget[("model_size", 20, "rr_test")] == pytest.approx(0.365)
+    basis = table.set_index(["experiment", "width", "metric"])["side_basis"]
+    assert basis[("model_size", 20, "rr_test")] == "same epochs"
+    assert basis[("model_size", 30, "rr_train")] == "final"
     twin_text = " ".join(out.sections["twin"])
     assert "ours only at 2, of the paper only at 1, of both at 0 and of neither at 0" in twin_text
     assert "the twin reproduces **our** values more often than the paper's" in twin_text
@@ -193,3 +196,17 @@ def test_bad_frame_names_missing_columns() -> None:
     out = why.report(*_case()[:1], differential=None, standard=_case()[1])
     with pytest.raises(ValueError, match=r"unknown sections \['nope'\]"):
         out.say("nope")
+
+
+def test_side_uses_ours_at_the_twin_budget_where_known() -> None:
+    """The twin at 10 epochs matches ours at 10 epochs (0.40) but not our final 0.30: the side
+    is judged against the former."""
+    twin = _twin_rows({("model_size", 20, 1, None, 10, "rr_test"): [0.40, 0.41]})
+    standard = {"model_size": _standard("model_size", {(20, 48000, 60, "rr_test"): [0.30]}),
+                "phase_chart": _standard("phase_chart", {(20, 48000, 10, "rr_test"): [0.40]})}
+    out = why.report(twin, differential=None, standard=standard)
+    row = out.tables["comparison"].iloc[0]
+    assert (row["Twin agrees with"], row["Against ours at"]) == ("ours", "same epochs")
+    del standard["phase_chart"]
+    row = why.report(twin, differential=None, standard=standard).tables["comparison"].iloc[0]
+    assert (row["Twin agrees with"], row["Against ours at"]) == ("neither", "final")

@@ -71,7 +71,7 @@ NAMES = {
     "at": "Epoch", "paper": "Paper", "twin": "Twin", "twin_seeds": "Twin seeds",
     "ours": "Ours", "ours_seeds": "Our seeds", "ours_source": "Ours from",
     "ours_budget": "Ours at the twin's epochs", "side": "Twin agrees with",
-    "twin_epochs": "Twin epochs", "ours_epochs": "Our epochs",
+    "twin_epochs": "Twin epochs", "ours_epochs": "Our epochs", "side_basis": "Against ours at",
 }  # fmt: skip
 
 
@@ -158,16 +158,18 @@ def ours_points(differential: pd.DataFrame | None, standard: dict[str, pd.DataFr
 def ours_at_budget(phase_chart: pd.DataFrame, epoch: int, dataset: str = "mnist") -> pd.DataFrame:
     """Ours at ``epoch`` without early stopping on the full training set (the shipped
     phase-chart grid, depth 1), as model-size points: KEY columns and the seed ``mean``."""
+    cols = KEY + ["ours_budget", "ours_budget_lo", "ours_budget_hi"]
     if phase_chart is None or phase_chart.empty:
-        return pd.DataFrame(columns=KEY + ["ours_budget"])
+        return pd.DataFrame(columns=cols)
     full = FULL_LENGTH.get(dataset, 0)
     f = phase_chart[(phase_chart["dataset"] == dataset) & (phase_chart["depth"] == 1)
                     & (phase_chart["n_train"].astype("Int64") == full)
                     & (phase_chart["epoch"] == epoch) & phase_chart["metric"].isin(METRICS)
                     & phase_chart["width"].isin([10, 20, 30, 40])].copy()  # fmt: skip
     f["experiment"], f["at"], f["n_train"] = "model_size", "final", full
-    s = summarize(f)
-    return s[KEY + ["mean"]].rename(columns={"mean": "ours_budget"})
+    s = summarize(f).rename(columns={"mean": "ours_budget", "lo": "ours_budget_lo",
+                                     "hi": "ours_budget_hi"})  # fmt: skip
+    return s[cols]
 
 
 def paper_points(dataset: str = "mnist", depths: Sequence[int] = (1, 5)) -> pd.DataFrame:
@@ -220,7 +222,8 @@ def comparison(twin: pd.DataFrame, ours: pd.DataFrame, paper: pd.DataFrame,
     """Every twin point beside ours and the paper: KEY, ``paper``, ``twin``, ``twin_lo``,
     ``twin_hi``, ``twin_n``, ``twin_epochs``, ``ours`` (with ``_lo``, ``_hi``, ``_n``,
     ``_epochs``), ``ours_source``, ``ours_budget`` (ours at the twin's epoch budget, where
-    known), ``side`` (:func:`side`)."""
+    known, with ``_lo``, ``_hi``), ``side`` (:func:`side`, against ours at the twin's budget
+    where known, else against our final values) and ``side_basis`` ("same epochs"/"final")."""
     _need(twin, KEY + ["mean", "lo", "hi", "n", "epochs"], "twin")
     t = twin.rename(columns={"mean": "twin", "lo": "twin_lo", "hi": "twin_hi", "n": "twin_n",
                              "epochs": "twin_epochs"})  # fmt: skip
@@ -230,10 +233,17 @@ def comparison(twin: pd.DataFrame, ours: pd.DataFrame, paper: pd.DataFrame,
     if budget is not None and not budget.empty:
         out = out.merge(budget, on=KEY, how="left")
     else:
-        out["ours_budget"] = np.nan
-    out["side"] = [side(p, tw, th - tl, o_, oh - ol) for p, tw, tl, th, o_, ol, oh in zip(
-        out["paper"], out["twin"], out["twin_lo"], out["twin_hi"], out["ours"], out["ours_lo"],
-        out["ours_hi"], strict=True)]  # fmt: skip
+        out["ours_budget"] = out["ours_budget_lo"] = out["ours_budget_hi"] = np.nan
+    # The twin against ours at its own epoch budget where we have it (like with like), else
+    # against our final values.
+    same = out["ours_budget"].notna()
+    out["side_basis"] = np.where(same, "same epochs", np.where(out["ours"].notna(), "final", ""))
+    o_mean = out["ours_budget"].where(same, out["ours"])
+    o_range = (out["ours_budget_hi"] - out["ours_budget_lo"]).where(
+        same, out["ours_hi"] - out["ours_lo"])
+    out["side"] = [side(p, tw, th - tl, o_, r) for p, tw, tl, th, o_, r in zip(
+        out["paper"], out["twin"], out["twin_lo"], out["twin_hi"], o_mean, o_range,
+        strict=True)]  # fmt: skip
     order = {"model_size": 0, "training_time": 1, "sample_size": 2}
     out["_o"] = out["experiment"].map(order)
     out["_m"] = out["metric"].map({m: i for i, m in enumerate(METRICS)})
@@ -484,7 +494,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     t["ours_seeds"] = [_seeds(a, b, n) for a, b, n in zip(t["ours_lo"], t["ours_hi"],
                                                            t["ours_n"], strict=True)]  # fmt: skip
     cols = ["experiment", "width", "depth", "n_train", "at", "metric", "paper", "twin",
-            "twin_seeds", "ours", "ours_seeds", "ours_budget", "ours_source", "side"]
+            "twin_seeds", "ours", "ours_seeds", "ours_budget", "ours_source", "side",
+            "side_basis"]
     t["experiment"] = t["experiment"].str.replace("_", " ")
     t["metric"] = t["metric"].map(lambda m: LABELS.get(m, m))
     return readable(t[cols], NAMES)

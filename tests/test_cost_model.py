@@ -5,6 +5,7 @@ hand-built rows, and the shipped standard grids predicted within a factor 1.5.""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -174,3 +175,17 @@ def test_shipped_standard_grids_are_predicted_within_a_factor_of_1_5() -> None:
     assert set(table.chapter) == {p.stem for p in SHIPPED.glob("*.csv")}
     for chapter, ratio in zip(table.chapter, table.ratio_at_load, strict=True):
         assert 1 / 1.5 <= ratio <= 1.5, f"{chapter}: predicted x load / measured = {ratio}"
+
+
+def test_quick_sweeps_are_predicted_within_a_factor_of_1_5() -> None:
+    """The issue's target at quick: each grid chapter's sweep from an empty store, measured as
+    process CPU seconds with one thread (tests/data/quick_sweep_cpu.json), against the
+    estimate of the runs it trained (those no chapter before it in that order trained)."""
+    measured = json.loads((Path(__file__).parent / "data" / "quick_sweep_cpu.json").read_text())
+    seen: set[str] = set()
+    for chapter in measured["order"]:
+        configs = presets.grid(chapter, "quick")
+        new = [c for c in configs if content_key(c) not in seen]
+        seen |= {content_key(c) for c in configs}
+        ratio = presets.estimate_seconds(new) / measured["cpu_seconds"][chapter]
+        assert 1 / 1.5 <= ratio <= 1.5, f"{chapter}: predicted / measured = {ratio:.2f}"

@@ -329,13 +329,20 @@ def _kmeans(
     def assign(sel: torch.Tensor | None, inits: torch.Tensor, bounds: bool) -> None:
         """Labels (and bounds) of rows ``sel`` (all when None) in the runs ``inits``."""
         lab, best, second = _argmin_two(scores(sel, inits), bounds)  # first index on ties
+        xs = (xsq if sel is None else xsq[sel])[:, None]
+        if sel is not None and inits.numel() == 1:  # one run: write into its rows in place
+            i = int(inits[0])
+            labels[i].index_copy_(0, sel, lab[:, 0])
+            if bounds:
+                upper[i].index_copy_(0, sel, (best + xs).clamp_(min=0).sqrt_()[:, 0])
+                lower[i].index_copy_(0, sel, (second + xs).clamp_(min=0).sqrt_()[:, 0])
+            return
         if sel is None:
             labels[inits] = lab.T
         else:
             labels[inits[:, None], sel[None, :]] = lab.T
         if not bounds:
             return
-        xs = (xsq if sel is None else xsq[sel])[:, None]
         up = (best + xs).clamp_(min=0).sqrt_().T
         low = (second + xs).clamp_(min=0).sqrt_().T
         if sel is None:
@@ -348,14 +355,17 @@ def _kmeans(
         if first or not prune:
             assign(None, inits, prune)
             return
-        sh = shift_all[inits]  # (m, k): how far each center moved in the last step
-        lab = labels[inits]
+        full = inits.numel() == b  # every run still active: work on the tensors themselves
+        sh = shift_all if full else shift_all[inits]  # (m, k): each center's last move
+        lab = labels if full else labels[inits]
         own = sh.gather(1, lab)
         top2 = sh.topk(min(2, k), dim=1).values
         other = torch.where(lab == sh.argmax(1, keepdim=True), top2[:, -1:], top2[:, :1])
-        up = upper[inits] + own
-        low = lower[inits] - other
-        upper[inits], lower[inits] = up, low
+        if full:
+            up, low = upper.add_(own), lower.sub_(other)
+        else:
+            up, low = upper[inits] + own, lower[inits] - other
+            upper[inits], lower[inits] = up, low
         cs = centers[inits].double()
         cc = torch.cdist(cs, cs)
         cc.diagonal(dim1=1, dim2=2).fill_(float("inf"))
@@ -379,7 +389,8 @@ def _kmeans(
                 counts[i] = torch.zeros(k, dtype=torch.float64, device=dev).index_add_(
                     0, labels[i], wt)
         else:
-            pos, row = (labels[inits] != old).nonzero(as_tuple=True)
+            now = labels if inits.numel() == b else labels[inits]
+            pos, row = (now != old).nonzero(as_tuple=True)
             if row.numel():
                 run = inits[pos]
                 to, fro = run * k + labels[run, row], run * k + old[pos, row]
@@ -414,16 +425,21 @@ def _kmeans(
         inits = active.nonzero().squeeze(1)
         if not inits.numel():
             break
+        full = inits.numel() == b
+        old = old_labels if full else old_labels[inits]
         estep(inits, it == 0)
-        shift = mstep(inits, old_labels[inits], it == 0)
+        shift = mstep(inits, old, it == 0)
         shift_all[inits] = shift
         n_iter[inits] += 1
-        now = labels[inits]
-        same = (now == old_labels[inits]).all(1)
+        now = labels if full else labels[inits]
+        same = (now == old).all(1)
         small = (shift.double() ** 2).sum(1) <= tol_abs
         strict[inits[same]] = True
         active[inits[same | small]] = False
-        old_labels[inits] = now
+        if full:
+            old_labels.copy_(labels)
+        else:
+            old_labels[inits] = now
     # runs that stopped on the tolerance or max_iter: one more assignment to the final centers
     # (scikit-learn); a run that converged strictly keeps its labels, which these centers give
     allruns = torch.arange(b, device=dev)

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hashlib_nn.book import project_root
+
 __all__ = [
     "GOALS",
     "format_report",
@@ -261,8 +263,6 @@ def run_quick(root: str | Path | None = None, *, timeout: float = 1800.0) -> dic
     """Run ``benchmarks/bench.py --quick`` of the repository at ``root`` (default: this
     checkout) in a subprocess and return its figures (a few minutes on 2 cores)."""
     if root is None:
-        from hashlib_nn.book import project_root
-
         root = project_root()
     script = Path(root) / "benchmarks" / "bench.py"
     if not script.is_file():

@@ -182,10 +182,15 @@ def test_quick_sweeps_are_predicted_within_a_factor_of_1_5() -> None:
     process CPU seconds with one thread (tests/data/quick_sweep_cpu.json), against the
     estimate of the runs it trained (those no chapter before it in that order trained)."""
     measured = json.loads((Path(__file__).parent / "data" / "quick_sweep_cpu.json").read_text())
+    cpu = {c: measured["cpu_seconds"][c] for c in measured["order"]}
+    table = presets.sweep_cost_table(cpu, "quick")
     seen: set[str] = set()
-    for chapter in measured["order"]:
-        configs = presets.grid(chapter, "quick")
+    for row in table.itertuples():
+        configs = presets.grid(row.chapter, "quick")
         new = [c for c in configs if content_key(c) not in seen]
         seen |= {content_key(c) for c in configs}
-        ratio = presets.estimate_seconds(new) / measured["cpu_seconds"][chapter]
-        assert 1 / 1.5 <= ratio <= 1.5, f"{chapter}: predicted / measured = {ratio:.2f}"
+        assert row.runs == len(new) and row.measured_s == cpu[row.chapter]
+        assert row.predicted_s == round(presets.estimate_seconds(new), 1)
+        assert 1 / 1.5 <= row.ratio <= 1.5, f"{row.chapter}: predicted / measured = {row.ratio}"
+    with pytest.raises(ValueError, match=r"unknown chapters \['cnn'\]; accepted: determinism"):
+        presets.sweep_cost_table({"cnn": 1.0})

@@ -70,6 +70,7 @@ __all__ = [
     "estimate_seconds",
     "shipped_cost_table",
     "stored_costs",
+    "sweep_cost_table",
     "grid",
     "phase_chart_axes",
     "predicted_vs_measured",
@@ -1002,6 +1003,34 @@ def stored_costs(
     st = open_store(store)
     keys = dict.fromkeys(content_key(c) for configs in plans.values() for c in configs)
     return cost_runs([r for r in (st.get(k) for k in keys) if r is not None])
+
+
+def sweep_cost_table(
+    measured_seconds: Mapping[str, float],
+    preset: str = DEFAULT_PRESET,
+    model: CostModel | None = None,
+) -> pd.DataFrame:
+    """Predicted against measured seconds of whole chapter sweeps: ``measured_seconds`` maps
+    grid chapters, in the order they were swept from an empty store, to the seconds each sweep
+    took (``chapter_params(chapter, preset).run()``); each is charged the runs no chapter
+    before it asked for. Columns as :func:`predicted_vs_measured` (``runs``: runs trained)."""
+    import pandas as pd
+
+    from hashlib_nn.experiments import content_key
+
+    unknown = [c for c in measured_seconds if c not in ALL_CHAPTERS]
+    if unknown:
+        raise ValueError(f"unknown chapters {unknown}; accepted: {', '.join(ALL_CHAPTERS)}")
+    seen: set[str] = set()
+    rows = []
+    for chapter, seconds in measured_seconds.items():
+        configs = grid(chapter, preset)
+        new = {content_key(c): c for c in configs if content_key(c) not in seen}
+        seen |= {content_key(c) for c in configs}
+        rows.append({"chapter": chapter, "runs": len(new), "missing": 0,
+                     "measured_s": float(seconds),
+                     "predicted_s": estimate_seconds(list(new.values()), model)})  # fmt: skip
+    return _with_load_factor(pd.DataFrame(rows, columns=_TABLE_COLUMNS[:5]))
 
 
 def shipped_cost_table(

@@ -18,7 +18,12 @@ scikit-learn's algorithms step by step, so the results agree up to floating-poin
   - **Lloyd iterations** in float32: labels by ``argmin_j (|c_j|^2 - 2 x c_j)`` (a matrix product;
     ties to the smallest index), centers the means of their points (sums kept in float64 and
     updated by the points that changed cluster), an empty cluster takes the point farthest
-    from its old center (scikit-learn's relocation);
+    from its old center (scikit-learn's relocation). On CPU the products are numpy's (the BLAS
+    scikit-learn's Cython calls, one thread), so they round as scikit-learn's do: short codes
+    have many exact distance ties at the first step (seeds are data points), and which center
+    a tied code joins is decided by that rounding; with it the partitions are scikit-learn's
+    (tested on MNIST codes of width 10 and 40). On CUDA the products are torch's, whose
+    rounding can break such ties the other way;
   - **stopping** as scikit-learn: labels unchanged (strict convergence), or
     :math:`\sum_j \lVert c_j^{new} - c_j \rVert^2 \le tol \cdot \overline{\mathrm{var}}(X)`
     (``tol`` relative to the mean per-feature variance), or ``max_iter`` (300); a run that did not
@@ -55,7 +60,12 @@ scikit-learn's algorithms step by step, so the results agree up to floating-poin
   wins (the first on an exact tie).
 
 Both take ``device`` (``"auto"``: CUDA when available). Agreement with scikit-learn on real MNIST
-codes is measured in ``tests/test_fast_categorization.py``.
+codes is measured in ``tests/test_fast_categorization.py``. Measured on 2 shared CPU cores
+(MNIST codes of 48,000 images, widths 10/40/100, 3 seeds each): K-Means scores equal to
+scikit-learn's within 0.0002 (identical at width 10), LR accuracy within 0.0009; LR 2-4x
+faster, K-Means 4x faster at width 10 (duplicate codes), about as fast at width 100 and slower
+at width 40 (long runs), so :func:`hashlib_nn.categorization.categorization_report` keeps
+scikit-learn as its default and takes ``backend="torch"`` for this path.
 """
 
 from __future__ import annotations

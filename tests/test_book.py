@@ -448,7 +448,12 @@ def test_the_book_dependencies_follow_its_grids() -> None:
     for ds in deps:
         ancestors.append(set(ds).union(*(ancestors[d] for d in ds)))
     keys = {c: {content_key(x) for x in grid(c)} for c in ("model_size", "training_time")}
-    assert set(needs_[by_name["determinism"]].requests) == keys["model_size"]
+    runs = {k for k in needs_[by_name["determinism"]].requests if len(k) == 64}
+    assert runs == keys["model_size"]
+    # determinism computes the controls of its runs; categorization adds its own to them
+    controls = {book.CONTROLS_PREFIX + k for k in keys["model_size"]}
+    assert controls <= set(needs_[by_name["determinism"]].requests)
+    assert controls <= set(needs_[by_name["categorization"]].requests)
     assert keys["training_time"] <= set(needs_[by_name["phase_chart"]].requests)
     # categorization and model_size read the determinism chapter's runs (all suites): after it,
     # and beside each other
@@ -599,3 +604,24 @@ def test_new_seconds_counts_only_runs_nobody_before_holds() -> None:
     # a stored run that lacks a suite does not count as held
     thin = {first: (frozenset({"rr"}), plans[first][1])}
     assert book.new_seconds([a], [set()], thin) == [full]
+
+
+def test_chapters_computing_controls_of_the_same_runs_are_ordered(tmp_path: Path) -> None:
+    params = '\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = "smoke"\n```\n'
+    call = (
+        "\n```{{code-cell}} ipython3\nfrom hashlib_nn import controls, presets\n"
+        'plan = presets.chapter_params("model_size", preset)\n{}\n```\n'
+    )
+    toc = {"format": "jb-book", "root": "a", "chapters": [{"file": f} for f in "bcd"]}
+    chapters = {
+        "a.md": params + call.format(""),  # trains the runs
+        "b.md": params + call.format('c = controls.chapter_controls("determinism", plan)'),
+        "c.md": params + call.format('c = controls.chapter_controls("determinism", plan)'),
+        "d.md": params + call.format(""),  # only reads the runs
+    }
+    root = make_project(tmp_path, toc, chapters)
+    needs_ = [book.chapter_needs(p) for p in book.chapters(root)]
+    assert sum(k.startswith(book.CONTROLS_PREFIX) for k in needs_[1].requests) == 2
+    # b and c read a's runs, but both compute (and store) the same controls: c waits for b;
+    # d reads runs that a holds: it waits for a only
+    assert book.dependencies(needs_) == [set(), {0}, {0, 1}, {0}]

@@ -601,6 +601,8 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
     parameters (its parameters cell, then ``parameters``); the grid it names is the first
     argument, or, when that is not a string, every grid chapter named by a string in the
     chapter's code. A call whose arguments cannot be evaluated so makes the chapter opaque.
+    A ``chapter_controls(name, ...)`` call adds the controls of all those runs (pseudo-keys
+    ``CONTROLS_PREFIX + key``, asking for ``controls-<name>``), which it computes and stores.
     """
     from hashlib_nn.experiments import content_key
     from hashlib_nn.presets import chapter_params
@@ -613,7 +615,10 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
         if cell.cell_type != "code":
             continue
         if "parameters" in cell.metadata.get("tags", []):
-            exec(compile(str(cell.source), str(path), "exec"), {}, namespace)  # noqa: S102
+            try:
+                exec(compile(str(cell.source), str(path), "exec"), {}, namespace)  # noqa: S102
+            except Exception:  # noqa: BLE001 (a cell papermill would run but we cannot here)
+                return ChapterNeeds(path.stem, opaque=True)
         else:
             code.append(_python_only(cell.source))
     namespace.update(parameters or {})
@@ -624,9 +629,15 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
     named = _grid_names(tree)
     requests: dict[str, Plan] = {}
     configs = []
+    controls: set[str] = set()  # chapter_controls(...) calls: what they compute and store
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called(node) == "chapter_controls":
+            first = node.args[0] if node.args else None
+            controls.add(str(first.value) if isinstance(first, ast.Constant) else "*")
         if not (isinstance(node, ast.Call) and _called(node) == "chapter_params"):
             continue
+        if any(k.arg is None for k in node.keywords):  # **kwargs: not evaluated here
+            return ChapterNeeds(path.stem, opaque=True)
         try:
             args = [_evaluate(a, namespace) for a in node.args[1:]]
             kwargs = {k.arg: _evaluate(k.value, namespace) for k in node.keywords if k.arg}
@@ -642,7 +653,15 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
         plan = (frozenset(c.metrics), frozenset(c.checkpoints))
         key = content_key(c)
         requests[key] = _union(requests.get(key), plan)
+        for name in controls:  # the controls of its runs, stored beside them
+            pseudo = (frozenset({f"controls-{name}"}), frozenset())
+            requests[CONTROLS_PREFIX + key] = _union(requests.get(CONTROLS_PREFIX + key), pseudo)
     return ChapterNeeds(path.stem, requests, configs=tuple(configs))
+
+
+#: Prefix of the pseudo-keys that stand for the controls (:mod:`hashlib_nn.controls`) of a run:
+#: a chapter calling ``chapter_controls`` computes and stores them for its runs.
+CONTROLS_PREFIX = "controls/"
 
 
 def new_seconds(
@@ -727,7 +746,7 @@ def build_plan(
     return pd.DataFrame({
         "chapter": [s.stem for s in selected],
         "waits_for": [", ".join(selected[d].stem for d in sorted(ds)) for ds in direct],
-        "runs": [len(n.requests) for n in needs],
+        "runs": [sum(not k.startswith(CONTROLS_PREFIX) for k in n.requests) for n in needs],
         "estimated_s": [round(x, 1) for x in seconds],
         "start_s": [round(t[0], 1) for t in times],
         "end_s": [round(t[1], 1) for t in times],
@@ -836,7 +855,7 @@ def _stored_plans(needs: Sequence[ChapterNeeds]) -> dict[str, Plan]:
 
     st = open_store()
     held: dict[str, Plan] = {}
-    for key in {k for n in needs for k in n.requests}:
+    for key in {k for n in needs for k in n.requests if not k.startswith(CONTROLS_PREFIX)}:
         r = st.get(key)
         if r is not None:
             held[key] = (frozenset(r.config.metrics), frozenset(r.evaluated_epochs()))

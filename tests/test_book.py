@@ -625,3 +625,21 @@ def test_chapters_computing_controls_of_the_same_runs_are_ordered(tmp_path: Path
     # b and c read a's runs, but both compute (and store) the same controls: c waits for b;
     # d reads runs that a holds: it waits for a only
     assert book.dependencies(needs_) == [set(), {0}, {0, 1}, {0}]
+
+
+def test_parallel_run_caches_what_the_book_build_looks_up(tmp_path: Path) -> None:
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    body = PARAMS_CELL + "\n```{code-cell} ipython3\nprint(n * 2, label)\n```\n"
+    toc = {"format": "jb-book", "root": "a", "chapters": [{"file": "b"}]}
+    root = make_project(tmp_path, toc, {"a.md": body, "b.md": body})
+    runs = book.run_parallel(root=root, jobs=2, out_dir=tmp_path / "out", echo=False)
+    assert [r.source.stem for r in runs] == ["a", "b"]
+    cache = get_cache(str(root / "_build" / ".jupyter_cache"))
+    for run in runs:
+        nb = read_myst_markdown_notebook(run.source.read_text(encoding="utf-8"))
+        record = cache.match_cache_notebook(nb)  # what jupyter-book looks up
+        assert record is not None
+        cached = cache.get_cache_bundle(record.pk).nb
+        assert cached.cells[-1].outputs[0]["text"].strip() == "4 x"

@@ -643,3 +643,18 @@ def test_parallel_run_caches_what_the_book_build_looks_up(tmp_path: Path) -> Non
         assert record is not None
         cached = cache.get_cache_bundle(record.pk).nb
         assert cached.cells[-1].outputs[0]["text"].strip() == "4 x"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--jobs", "0"], "error: --jobs must be a positive integer; got '0'\n"),
+        (["--jobs", "two"], "error: --jobs must be a positive integer; got 'two'\n"),
+        (["--threads", "-1"], "error: --threads must be a positive integer; got '-1'\n"),
+    ],
+)
+def test_cli_refuses_bad_jobs_and_threads(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert book.main(["run", "intro", *argv]) == 2
+    assert capsys.readouterr().err == message

@@ -584,28 +584,19 @@ def schedule(
     return [times[i] for i in range(len(deps))]
 
 
-def _grid_names(tree: ast.AST) -> list[str]:
-    from hashlib_nn.presets import ALL_CHAPTERS
-
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and node.value in ALL_CHAPTERS:
-            found.append(node.value)
-    return list(dict.fromkeys(found))
-
-
 def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = None) -> ChapterNeeds:
     """What a chapter asks of the results store at ``parameters`` (its defaults otherwise).
 
     Every ``chapter_params(...)`` call in its code cells is evaluated with the chapter's
     parameters (its parameters cell, then ``parameters``); the grid it names is the first
-    argument, or, when that is not a string, every grid chapter named by a string in the
-    chapter's code. A call whose arguments cannot be evaluated so makes the chapter opaque.
+    argument, or, when that is not a string (a loop over chapters), every grid chapter
+    (:data:`hashlib_nn.presets.ALL_CHAPTERS`). A call whose other arguments cannot be evaluated
+    so makes the chapter opaque.
     A ``chapter_controls(name, ...)`` call adds the controls of all those runs (pseudo-keys
     ``CONTROLS_PREFIX + key``, asking for ``controls-<name>``), which it computes and stores.
     """
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import chapter_params
+    from hashlib_nn.presets import ALL_CHAPTERS, chapter_params
 
     path = Path(source)
     nb = _read_notebook(path)
@@ -626,7 +617,6 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
         tree = ast.parse("\n".join(code))
     except SyntaxError:
         return ChapterNeeds(path.stem, opaque=True)
-    named = _grid_names(tree)
     requests: dict[str, Plan] = {}
     configs = []
     controls: set[str] = set()  # chapter_controls(...) calls: what they compute and store
@@ -642,10 +632,8 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
             args = [_evaluate(a, namespace) for a in node.args[1:]]
             kwargs = {k.arg: _evaluate(k.value, namespace) for k in node.keywords if k.arg}
             first = node.args[0] if node.args else None
-            grids = ([first.value] if isinstance(first, ast.Constant) else named) or [None]
+            grids = [first.value] if isinstance(first, ast.Constant) else list(ALL_CHAPTERS)
             for grid_name in grids:
-                if grid_name is None:
-                    raise ValueError("no grid chapter named")
                 configs += chapter_params(grid_name, *args, **kwargs).configs
         except Exception:  # noqa: BLE001 (any failure: order the chapter against all)
             return ChapterNeeds(path.stem, opaque=True)

@@ -286,8 +286,9 @@ def test_ship_and_load_round_trip(tiny, tmp_path, monkeypatch):
     assert set(loaded["preset"]) == {"standard"}
     assert set(loaded["trainer"]) == {"control:untrained", "control:simhash"}
     prov = json.loads((tmp_path / "out" / "standard" / "PROVENANCE.json").read_text())
-    assert prov["chapters"]["controls"]["datasets"][tiny] == {"runs_in_grid": 4,
-                                                              "runs_shipped": 4}
+    assert prov["controls"]["datasets"][tiny] == {"runs_in_grid": 4, "runs_shipped": 4}
+    assert prov["controls"]["seeds"] == [0]
+    assert "controls" not in prov["chapters"]  # the chapters' files only (shipped.load)
     empty = controls.load_shipped("standard", root=tmp_path / "nowhere")
     assert empty.empty and "control" in empty.columns
 

@@ -551,7 +551,8 @@ def ship_controls(
     """Write the stored controls of ``preset``'s whole model-size grid (``datasets``: None =
     those with any stored control) as ``<out_dir>/<preset>/controls.csv`` with the provenance
     columns of :mod:`hashlib_nn.shipped` (values rounded to 5 decimals), and record the coverage
-    under ``"controls"`` in that folder's ``PROVENANCE.json``. Nothing is computed. Returns the
+    under the top-level key ``"controls"`` of that folder's ``PROVENANCE.json`` (beside, not
+    among, the chapters). Nothing is computed. Returns the
     paths written (none when no control is stored)."""
     import pandas as pd
 
@@ -592,10 +593,15 @@ def ship_controls(
     path.chmod(0o644)
     prov_path = folder / "PROVENANCE.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"chapters": {}}
-    prov.setdefault("chapters", {})["controls"] = {
+    prov.get("chapters", {}).pop("controls", None)  # not a chapter: kept beside them
+    runs = frame.drop_duplicates("key")
+    prov["controls"] = {
         "datasets": per_ds, "first_run": min(created), "last_run": max(created),
-        "run_seconds": round(float(frame.drop_duplicates("key")["eval_seconds"].sum()), 1),
-        "rows": len(frame),
+        "run_seconds": round(float(runs["eval_seconds"].sum()), 1), "rows": len(frame),
+        "seeds": sorted(int(s) for s in runs["seed"].unique()),
+        "results_fingerprints": sorted(runs["results_fingerprint"].dropna().astype(str).unique()
+                                       .tolist()) if "results_fingerprint" in runs else [],
+        "how": f"python -m hashlib_nn.controls --preset {preset} --ship",
     }  # fmt: skip
     _atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
     prov_path.chmod(0o644)

@@ -131,3 +131,27 @@ def test_standard_costs_in_the_presets_table_are_provenance_json() -> None:
         chapter = provenance["chapters"][name.replace(" ", "_")]
         assert int(runs) == chapter["datasets"]["mnist"]["runs_shipped"], name
         assert int(minutes) == round(chapter["run_seconds"] / 60), name
+
+
+def test_faithful_checks_sentence_is_the_shipped_results() -> None:
+    """The README's 'meet N of the M acceptance checks' and its quoted numbers are recomputed."""
+    from hashlib_nn import claims, shipped
+
+    checks = claims.faithful_checks(shipped.load("model_size"))
+    text = " ".join(README.read_text().split())
+    stated = re.search(r"meet \*\*(\d+) of the (\d+)\*\* acceptance checks", text)
+    assert stated is not None, "the README lost its faithful-checks sentence"
+    assert (int(stated[1]), int(stated[2])) == (int(checks["met"].sum()), len(checks))
+    ours = checks["ours"].round(3).tolist()
+    for quoted, value in (("train RR 0.985 at width 10", 0.985), ("0.003 at width 70", 0.003),
+                          ("K-NN at width 100 is 0.962", 0.962),
+                          ("LR at width 100 is 0.947", 0.947)):  # fmt: skip
+        assert quoted in text and value in ours, quoted
+    crossing = re.search(r"crosses 0\.1 at width ([\d.]+) against the paper's ([\d.]+)", text)
+    assert crossing is not None
+    assert float(crossing[1]) == round(float(checks.loc[2, "ours"]), 1)
+    assert float(crossing[2]) == round(float(checks.loc[2, "target"]), 1)
+    assert not checks.loc[2, "met"] and not checks.loc[4, "met"] and checks.loc[3, "met"]
+    whole = checks.iloc[5:]
+    assert whole["met"].sum() == 1
+    assert whole.loc[whole["met"], "check"].str.startswith("RR (test)").all()

@@ -1,4 +1,4 @@
-"""Offline chart renderer, the committed Vega bundle, and the line_chart helper."""
+"""Offline chart renderer, the committed Vega bundle, the chart helpers and their titles."""
 
 from __future__ import annotations
 
@@ -117,6 +117,7 @@ def test_line_chart_with_band_and_reference_renders() -> None:
         band=("lo", "hi"),
         reference=paper(),
         log_x=True,
+        preset="quick",
         title="Redundancy ratio",
     )
     spec = chart.to_dict()
@@ -140,7 +141,7 @@ def test_line_chart_with_band_and_reference_renders() -> None:
 
 
 def test_line_chart_minimal() -> None:
-    spec = charts.line_chart(curve(), "width", "rr").to_dict()
+    spec = charts.line_chart(curve(), "width", "rr", preset="quick").to_dict()
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
 
 
@@ -149,25 +150,90 @@ def test_line_chart_without_paper_values_has_no_paper_legend_entry() -> None:
 
     for reference in (None, paper().iloc[0:0]):
         spec = charts.line_chart(curve(), "width", "rr", color="split",
-                                 reference=reference).to_dict()  # fmt: skip
+                                 reference=reference, preset="quick").to_dict()  # fmt: skip
         assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
         assert spec["layer"][1]["encoding"]["shape"]["scale"]["domain"] == ["this book"]
         assert "paper (digitized)" not in vlc.vegalite_to_svg(spec)
-    with_paper = charts.line_chart(curve(), "width", "rr", color="split", reference=paper())
+    with_paper = charts.line_chart(curve(), "width", "rr", color="split", reference=paper(),
+                                    preset="quick")
     shape = with_paper.to_dict()["layer"][1]["encoding"]["shape"]["scale"]
     assert shape["domain"] == ["this book", "paper (digitized)"]
 
 
 def test_line_chart_names_missing_columns() -> None:
     with pytest.raises(ValueError, match=r"df has no column\(s\) \['acc'\]; its columns are"):
-        charts.line_chart(curve(), "width", "acc")
+        charts.line_chart(curve(), "width", "acc", preset="quick")
     with pytest.raises(ValueError, match=r"reference has no column\(s\) \['split'\]"):
-        charts.line_chart(curve(), "width", "rr", color="split", reference=paper()[["x", "value"]])
+        charts.line_chart(curve(), "width", "rr", color="split", reference=paper()[["x", "value"]],
+                          preset="quick")
     with pytest.raises(ValueError, match="band must be a pair"):
-        charts.line_chart(curve(), "width", "rr", band=("lo",))  # type: ignore[arg-type]
+        charts.line_chart(curve(), "width", "rr", band=("lo",), preset="quick")  # type: ignore[arg-type]
 
 
 def test_line_chart_refuses_too_many_rows() -> None:
     big = pd.DataFrame({"x": range(5001), "y": 0.0})
     with pytest.raises(ValueError, match="5001 rows is more than altair's 5000; aggregate"):
-        charts.line_chart(big, "x", "y")
+        charts.line_chart(big, "x", "y", preset="quick")
+
+
+def _title(chart: alt.TopLevelMixin) -> str:
+    title = chart.to_dict().get("title", "")
+    return title["text"] if isinstance(title, dict) else title
+
+
+def test_chart_titles_name_the_preset() -> None:
+    buckets = pd.DataFrame({"bucket_size": [1, 2], "n_codes": [90, 5], "n_examples": [90, 10],
+                            "share_of_examples": [0.9, 0.1]})  # fmt: skip
+    firing = pd.DataFrame({"rate_from": [0.0, 0.5], "rate_to": [0.5, 1.0], "n_units": [3, 7]})
+    built = {
+        "line": charts.line_chart(curve(), "width", "rr", preset="quick", dataset="mnist",
+                                  title="Redundancy ratio vs width"),
+        "untitled line": charts.line_chart(curve(), "width", "rr", preset="standard"),
+        "buckets": charts.bucket_size_chart(buckets, preset="standard", dataset="mnist"),
+        "firing": charts.firing_rate_chart(firing, preset="smoke", title="Firing rates"),
+    }
+    titles = {name: _title(chart) for name, chart in built.items()}
+    assert titles == {
+        "line": "Redundancy ratio vs width (mnist, quick)",
+        "untitled line": "standard",
+        "buckets": "Bucket sizes, training codes (mnist, standard)",
+        "firing": "Firing rates (smoke)",
+    }
+    for title in titles.values():
+        assert charts.names_preset(title) is not None
+
+
+def test_chart_title_keeps_a_title_that_names_the_preset() -> None:
+    title = "Redundancy ratio vs width (mnist, quick preset)"
+    assert charts.chart_title(title, preset="quick", dataset="mnist") == title
+    chart = charts.line_chart(curve(), "width", "rr", preset="quick", title=title)
+    assert _title(chart) == title
+
+
+@pytest.mark.parametrize("preset", ["", "  ", None])
+def test_chart_helpers_refuse_a_missing_preset(preset: str | None) -> None:
+    firing = pd.DataFrame({"rate_from": [0.0], "rate_to": [1.0], "n_units": [3]})
+    with pytest.raises(ValueError, match="preset must name the preset of the runs; got"):
+        charts.firing_rate_chart(firing, preset=preset)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="preset"):
+        charts.line_chart(curve(), "width", "rr")  # type: ignore[call-arg]
+
+
+def test_line_chart_panel_without_preset_keeps_its_title() -> None:
+    chart = charts.line_chart(curve(), "width", "rr", preset=None, title="K-NN")
+    assert _title(chart) == "K-NN"
+
+
+@pytest.mark.parametrize(
+    ("title", "found"),
+    [
+        ("Redundancy ratio vs width (mnist, quick)", "quick"),
+        ("mnist, standard preset: model size x epochs", "standard"),
+        ("STANDARD runs", "standard"),
+        ("Quickly falling ratios", None),
+        ("non-standard grid", None),
+        ("Redundancy ratio vs width", None),
+    ],
+)
+def test_names_preset(title: str, found: str | None) -> None:
+    assert charts.names_preset(title) == found

@@ -11,6 +11,9 @@ Altair's default renderers load Vega from a CDN, so a book read offline shows bl
   chart in the browser.
 - ``line_chart`` draws the figure shape of the paper (He et al. 2021, Figs. 1-3): our mean curve
   with a band over repeats, and the paper's digitized values as distinct point markers.
+- Every chart title names the preset its runs come from (``chart_title``): the chart helpers take
+  a required ``preset`` argument, and the browser check of the built book
+  (``python -m hashlib_nn.book check``) fails on a chart whose title names none.
 """
 
 from __future__ import annotations
@@ -30,10 +33,14 @@ __all__ = [
     "BUNDLE_NAME",
     "CHART_CLASS",
     "RENDERER_NAME",
+    "bucket_size_chart",
     "bundle_versions",
     "chart_html",
+    "chart_title",
     "default_bundle_path",
+    "firing_rate_chart",
     "line_chart",
+    "names_preset",
     "offline_renderer",
     "use_offline_charts",
     "vegalite_version",
@@ -178,6 +185,43 @@ def use_offline_charts(*, inline_bundle: bool = False) -> None:
     alt.renderers.enable(RENDERER_NAME, inline_bundle=inline_bundle)
 
 
+def preset_names() -> list[str]:
+    """Names of the presets (:data:`hashlib_nn.presets.PRESETS`) a chart title may name."""
+    from hashlib_nn.presets import PRESETS
+
+    return list(PRESETS)
+
+
+def names_preset(title: str, presets: Sequence[str] | None = None) -> str | None:
+    """The first preset name that ``title`` names as a whole word, else ``None``.
+
+    >>> names_preset("Redundancy ratio vs width (mnist, quick)", ["quick", "standard"])
+    'quick'
+    >>> names_preset("Quickly falling ratios", ["quick"]) is None
+    True
+    """
+    for name in presets if presets is not None else preset_names():
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", title, flags=re.IGNORECASE):
+            return name
+    return None
+
+
+def chart_title(text: str, *, preset: str, dataset: str | None = None) -> str:
+    """``text`` with the data set and preset appended, unless it already names the preset.
+
+    >>> chart_title("Redundancy ratio vs width", preset="quick", dataset="mnist")
+    'Redundancy ratio vs width (mnist, quick)'
+    >>> chart_title("Bucket sizes (mnist, standard preset)", preset="standard")
+    'Bucket sizes (mnist, standard preset)'
+    """
+    if not isinstance(preset, str) or not preset.strip():
+        raise ValueError(f"chart_title: preset must name the preset of the runs; got {preset!r}")
+    if names_preset(text, [preset]) is not None:
+        return text
+    where = f"{dataset}, {preset}" if dataset else preset
+    return f"{text} ({where})" if text else where
+
+
 def _require_columns(frame: pd.DataFrame, what: str, columns: Sequence[str | None]) -> None:
     missing = [c for c in columns if c is not None and c not in frame.columns]
     if missing:
@@ -195,6 +239,8 @@ def line_chart(
     band: tuple[str, str] | None = None,
     reference: pd.DataFrame | None = None,
     log_x: bool = False,
+    preset: str | None,
+    dataset: str | None = None,
     title: str = "",
     x_title: str | None = None,
     y_title: str | None = None,
@@ -219,6 +265,10 @@ def line_chart(
         ``hashlib_nn.reference.paper_values``.
     log_x
         Logarithmic x axis (sample size, epochs).
+    preset, dataset
+        Required: the preset the runs come from, appended to ``title`` with the data set
+        (:func:`chart_title`) unless the title names it already. ``None`` only for a panel of a
+        composite chart whose own title names the preset.
 
     Raises ``ValueError`` naming the missing column, or when there are more than 5,000 rows.
     """
@@ -290,16 +340,20 @@ def line_chart(
             )
         )
     chart = alt.layer(*layers).properties(width=width, height=height)
+    if preset is not None:
+        title = chart_title(title, preset=preset, dataset=dataset)
     if title:
         chart = chart.properties(title=title)
     return chart
 
 
-def bucket_size_chart(buckets: pd.DataFrame, *, title: str = "Bucket sizes, training codes",
+def bucket_size_chart(buckets: pd.DataFrame, *, preset: str, dataset: str | None = None,
+                      title: str = "Bucket sizes, training codes",
                       width: int = 400, height: int = 220) -> alt.Chart:
     """Bars of how many codes are shared by 1, 2, 3, ... examples (log scale), from
     :func:`hashlib_nn.analysis.bucket_size_table` (columns bucket_size, n_codes, n_examples,
-    share_of_examples)."""
+    share_of_examples). The title names ``dataset`` and ``preset`` (:func:`chart_title`)."""
+    title = chart_title(title, preset=preset, dataset=dataset)
     _require_columns(buckets, "buckets", ["bucket_size", "n_codes", "n_examples",
                                           "share_of_examples"])
     return alt.Chart(buckets).mark_bar().encode(
@@ -313,10 +367,13 @@ def bucket_size_chart(buckets: pd.DataFrame, *, title: str = "Bucket sizes, trai
     ).properties(width=width, height=height, title=title)
 
 
-def firing_rate_chart(firing: pd.DataFrame, *, title: str = "Firing rates of the hidden units",
+def firing_rate_chart(firing: pd.DataFrame, *, preset: str, dataset: str | None = None,
+                      title: str = "Firing rates of the hidden units",
                       width: int = 400, height: int = 220) -> alt.Chart:
     """Histogram of per-unit firing rates, from
-    :func:`hashlib_nn.analysis.firing_rate_histogram` (columns rate_from, rate_to, n_units)."""
+    :func:`hashlib_nn.analysis.firing_rate_histogram` (columns rate_from, rate_to, n_units).
+    The title names ``dataset`` and ``preset`` (:func:`chart_title`)."""
+    title = chart_title(title, preset=preset, dataset=dataset)
     _require_columns(firing, "firing", ["rate_from", "rate_to", "n_units"])
     return alt.Chart(firing).mark_bar().encode(
         x=alt.X("rate_from:Q", bin="binned", title="firing rate (share of training examples)",

@@ -104,6 +104,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         out.charts[metric] = charts.line_chart(
             curves[curves["metric"] == metric], x="width", y="mean", color="source",
             band=("lo", "hi"), reference=paper_for_chart(paper, metric),
+            preset=preset,
             title=f"{label} on the codes vs width: trained network and controls ({where})",
             x_title="hidden units (width)", y_title="test accuracy")  # fmt: skip
     final = final_rows(frame)
@@ -113,7 +114,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         band=("lo", "hi"),
         reference=kmeans_paper.assign(measure="purity")[["width", "value", "measure"]]
         if len(kmeans_paper) else None,
-        title=f"K-Means on the trained network's test codes: three scores ({where})",
+        preset=preset, title=f"K-Means on the trained network's test codes: three scores ({where})",
         x_title="hidden units (width)", y_title="score")  # fmt: skip
 
     adds = training_adds(curves)

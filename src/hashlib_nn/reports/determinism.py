@@ -157,6 +157,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         out.charts[metric] = charts.line_chart(
             curves[curves["metric"] == metric], x="width", y="mean", color="source",
             band=("lo", "hi"), reference=paper_for_chart(paper, metric),
+            preset=preset,
             title=f"{split.capitalize()} redundancy ratio vs width: trained network and "
                   f"controls ({where})",
             x_title="hidden units (width)", y_title=f"redundancy ratio ({split})")  # fmt: skip

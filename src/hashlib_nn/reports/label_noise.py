@@ -68,6 +68,7 @@ def curves(agg: pd.DataFrame, metrics: list[str], *, title: str, height: int = 2
         d = agg[agg["metric"] == m]
         panels.append(charts.line_chart(d, x="label_noise", y="mean", color="label_noise_mode",
                                         band=("lo", "hi"), title=METRIC_NAMES.get(m, m),
+                                        preset=None,  # a panel: the row's title names it
                                         x_title="noise ratio", y_title=METRIC_NAMES.get(m, m),
                                         width=width, height=height))  # fmt: skip
     return alt.hconcat(*panels).properties(title=title)

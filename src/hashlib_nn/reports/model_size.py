@@ -68,12 +68,12 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
     out.charts["rr"] = charts.line_chart(
         agg[agg["metric"].isin(RR_METRICS)], x="width", y="mean", color="curve",
         band=("lo", "hi"), reference=paper_rr if len(paper_rr) else None,
-        title=f"Redundancy ratio vs width ({where})", x_title="hidden units (width)",
+        preset=preset, title=f"Redundancy ratio vs width ({where})", x_title="hidden units (width)",
         y_title="redundancy ratio")  # fmt: skip
     out.charts["accuracy"] = charts.line_chart(
         agg[agg["metric"].isin(ACC_METRICS)], x="width", y="mean", color="curve",
         band=("lo", "hi"), reference=paper_acc if len(paper_acc) else None,
-        title=f"Accuracy on the neural codes vs width ({where})",
+        preset=preset, title=f"Accuracy on the neural codes vs width ({where})",
         x_title="hidden units (width)", y_title="accuracy")  # fmt: skip
 
     crossings = rr_crossings(agg, dataset=dataset, metric="rr_test", level=LEVEL)

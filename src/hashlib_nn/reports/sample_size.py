@@ -198,7 +198,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
         out.charts[key] = charts.line_chart(
             curve_labels(agg[agg["metric"].isin(metrics)]), x="n_train", y="mean",
             color="curve", band=("lo", "hi"), reference=ref if len(ref) else None, log_x=True,
-            title=f"{title} ({where})", x_title="training examples n (log scale)",
+            preset=preset, title=f"{title} ({where})", x_title="training examples n (log scale)",
             y_title=y_title, height=320 if key == "accuracy" else 260)  # fmt: skip
 
     ours = agg[agg["metric"].isin(RR_METRICS + ACC_METRICS)]

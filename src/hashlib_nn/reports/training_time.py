@@ -86,6 +86,7 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
         out.charts[key] = charts.line_chart(
             curve_labels(agg[agg["metric"].isin(metrics)]), x="epoch + 1", y="mean",
             color="curve", band=("lo", "hi"), reference=ref if len(ref) else None, log_x=True,
+            preset=preset,
             title=f"{title} ({where})", x_title="epoch + 1 (log scale; 1 = initialization)",
             y_title=y_title, height=320 if key == "accuracy" else 260)  # fmt: skip
 

@@ -4,8 +4,9 @@ The book (``book/``, Jupyter Book 1) is a set of jupytext MyST-markdown notebook
 ``_toc.yml``. ``make book`` runs every chapter here at its default parameters (the gate: a failing
 cell fails ``make``), stores the executed notebooks in the book's jupyter-cache so that
 ``jupyter-book build`` renders exactly those outputs, then builds the HTML. ``check_rendered``
-opens each built page in headless Chromium with no network and checks that charts and math were
-drawn.
+opens each built page in headless Chromium with no network, at a 1280 px wide window, and checks
+that charts and math were drawn, that every chart is a numbered figure whose title names its
+preset, and that no text output scrolls sideways and no chart is wider than the text column.
 
 Command line::
 
@@ -47,6 +48,7 @@ import ast
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,7 +81,9 @@ __all__ = [
     "check_rendered",
     "dom_problems",
     "dump_dom",
+    "figure_problems",
     "find_chromium",
+    "layout_problems",
     "main",
     "package_fingerprint",
     "page_counts",
@@ -963,6 +967,186 @@ def dom_problems(dom: str) -> list[str]:
     return problems
 
 
+class _FigureScanner(HTMLParser):
+    """Finds chart containers with their enclosing ``<figure>``, its caption number
+    (``span.caption-number`` in the ``figcaption``, as Sphinx writes it) and the chart's title
+    texts (Vega's ``g.role-title-text``)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.charts: list[dict[str, Any]] = []
+
+    def _innermost(self, kind: str) -> dict[str, Any] | None:
+        for _, k, obj in reversed(self.stack):
+            if k == kind:
+                return obj
+        return None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k: v or "" for k, v in attrs}
+        classes = set(attr.get("class", "").split())
+        element_id = attr.get("id", "")
+        kind, obj = "", None
+        chart = self._innermost("chart")
+        if chart is not None and tag in _DRAWN_CHART:
+            chart["drawn"] = True
+        if tag == "figure":
+            kind, obj = "figure", {"number": ""}
+        elif tag == "span" and "caption-number" in classes:
+            kind, obj = "number", self._innermost("figure")
+        elif "hashlib-nn-chart" in classes or element_id.startswith("altair-viz-"):
+            kind = "chart"
+            obj = {"id": element_id or "?", "figure": self._innermost("figure"), "titles": [],
+                   "drawn": False}  # fmt: skip
+            self.charts.append(obj)
+        elif chart is not None and tag == "g" and "role-title-text" in classes:
+            chart["titles"].append("")
+            kind, obj = "title", chart
+        if tag not in _VOID:
+            self.stack.append((tag, kind, obj))
+
+    def handle_data(self, data: str) -> None:
+        for _, kind, obj in self.stack:
+            if kind == "number" and obj is not None:
+                obj["number"] += data
+            elif kind == "title" and obj is not None:
+                obj["titles"][-1] += data
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                return
+
+
+_FIGURE_NUMBER = re.compile(r"^\s*Fig\.\s*\d+(\.\d+)*\s*$")
+
+
+def figure_problems(dom: str, presets: Sequence[str] | None = None) -> list[str]:
+    """Charts of a page's DOM (after scripts ran) that are not numbered figures or whose title
+    names no preset.
+
+    Every chart container must lie inside a ``<figure>`` whose caption has a number span
+    (``<span class="caption-number">Fig. 3 </span>``: what a myst-nb figure cell or a
+    ``{glue:figure}`` becomes), and a drawn chart must have a title text (Vega's
+    ``g.role-title-text``; a composite chart has several) that names a preset
+    (:func:`hashlib_nn.charts.names_preset`; ``presets`` defaults to
+    :data:`hashlib_nn.presets.PRESETS`). Returns an empty list when every chart passes.
+    """
+    from hashlib_nn.charts import names_preset, preset_names
+
+    names = list(presets) if presets is not None else preset_names()
+    scanner = _FigureScanner()
+    scanner.feed(dom)
+    scanner.close()
+    problems = []
+    for chart in scanner.charts:
+        figure = chart["figure"]
+        if figure is None:
+            problems.append(f"chart {chart['id']} is not a figure (no <figure> around it)")
+        elif not _FIGURE_NUMBER.match(figure["number"]):
+            problems.append(f"chart {chart['id']} has no numbered caption (a figcaption with a "
+                            f"'Fig. N' number; found {figure['number'].strip()!r})")  # fmt: skip
+        if not chart["drawn"]:
+            continue  # dom_problems reports it
+        titles = [" ".join(t.split()) for t in chart["titles"] if t.strip()]
+        if not titles:
+            problems.append(f"chart {chart['id']} has no title (it must name its preset)")
+        elif not any(names_preset(t, names) for t in titles):
+            problems.append(f"chart {chart['id']} title names no preset ({', '.join(names)}): "
+                            f"{' / '.join(titles)!r}")  # fmt: skip
+    return problems
+
+
+#: Injected into a copy of each page by :func:`check_rendered`: after the page loaded and its
+#: charts were drawn, measures the layout and leaves it as JSON in ``script#hnn-layout``.
+LAYOUT_PROBE = """
+<script>
+(function () {
+  function measure() {
+    var out = {viewport: window.innerWidth, pre: [], charts: [], page: 0, column: 0};
+    var column = document.querySelector(".bd-article") || document.body;
+    var box = column.getBoundingClientRect();
+    out.column = Math.round(box.width);
+    document.querySelectorAll(".output pre, .cell_output pre").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth + 1) {
+        out.pre.push({text: el.textContent.slice(0, 80), scroll: el.scrollWidth,
+                      client: el.clientWidth});
+      }
+    });
+    document.querySelectorAll(".hashlib-nn-chart").forEach(function (el) {
+      var drawn = el.querySelector("svg, canvas");
+      if (!drawn) { return; }
+      var r = drawn.getBoundingClientRect();
+      out.charts.push({id: el.id, width: Math.round(r.width),
+                       overflow: Math.max(0, Math.round(r.right - box.right))});
+    });
+    var root = document.documentElement;
+    out.page = Math.max(0, root.scrollWidth - root.clientWidth);
+    var node = document.createElement("script");
+    node.type = "application/json";
+    node.id = "hnn-layout";
+    node.textContent = JSON.stringify(out);
+    document.body.appendChild(node);
+  }
+  window.addEventListener("load", function () { setTimeout(measure, 3000); });
+})();
+</script>
+"""
+_LAYOUT_RE = re.compile(
+    r'<script type="application/json" id="hnn-layout">(?P<json>.*?)</script>', re.S
+)
+
+
+def with_layout_probe(html: str, base: Path) -> str:
+    """``html`` with a ``<base>`` pointing at ``base`` (so that a copy elsewhere finds its
+    ``_static`` files) and :data:`LAYOUT_PROBE` before ``</body>``."""
+    href = base.resolve().as_uri().rstrip("/") + "/"
+    head = re.search(r"<head[^>]*>", html, re.I)
+    if head is None:
+        raise ValueError("page has no <head>")
+    html = html[: head.end()] + f'<base href="{href}">' + html[head.end() :]
+    end = html.lower().rfind("</body>")
+    if end < 0:
+        raise ValueError("page has no </body>")
+    return html[:end] + LAYOUT_PROBE + html[end:]
+
+
+def layout_of(dom: str) -> dict[str, Any] | None:
+    """The measurements :data:`LAYOUT_PROBE` left in a dumped DOM, or ``None``."""
+    match = _LAYOUT_RE.search(dom)
+    if match is None:
+        return None
+    return json.loads(match["json"])  # a script's text is serialized as is
+
+
+def layout_problems(layout: Mapping[str, Any] | None) -> list[str]:
+    """Problems in :data:`LAYOUT_PROBE`'s measurements: a text output that scrolls sideways
+    (``scrollWidth > clientWidth``), a chart wider than the text column, or a page that scrolls
+    sideways. ``None`` (the probe never ran) is a problem too."""
+    if layout is None:
+        return ["layout was not measured (the probe script did not run)"]
+    problems = []
+    for pre in layout.get("pre", []):
+        text = " ".join(str(pre.get("text", "")).split())[:60]
+        problems.append(f"text output scrolls sideways ({pre['scroll']} px in {pre['client']} px): "
+                        f"{text!r}")  # fmt: skip
+    for chart in layout.get("charts", []):
+        if chart.get("overflow", 0) > 1:
+            problems.append(f"chart {chart['id']} is wider than the text column ("
+                            f"{chart['width']} px, {chart['overflow']} px past its edge)")
+    if layout.get("page", 0) > 1:
+        problems.append(f"the page scrolls sideways by {layout['page']} px at "
+                        f"{layout.get('viewport', '?')} px")  # fmt: skip
+    return problems
+
+
 def page_counts(dom: str) -> dict[str, int]:
     """How many chart containers and math elements a page's DOM has."""
     scanner = _DomScanner()
@@ -988,8 +1172,14 @@ def find_chromium() -> str:
     )
 
 
-def dump_dom(page: Path, chromium: str, *, budget_ms: int = 20000, timeout_s: float = 120) -> str:
-    """The DOM of a local page after its scripts ran, from headless Chromium with no network.
+#: Window width of the browser check: a common laptop screen.
+CHECK_WIDTH = 1280
+
+
+def dump_dom(page: Path, chromium: str, *, budget_ms: int = 20000, timeout_s: float = 120,
+             width: int = CHECK_WIDTH) -> str:
+    """The DOM of a local page after its scripts ran, from headless Chromium with no network,
+    in a window ``width`` px wide.
 
     Any network request fails: host names resolve nowhere and http(s) goes to a dead proxy.
     """
@@ -1005,6 +1195,7 @@ def dump_dom(page: Path, chromium: str, *, budget_ms: int = 20000, timeout_s: fl
             "--disable-sync",
             "--disable-dev-shm-usage",
             f"--user-data-dir={profile}",
+            f"--window-size={width},1000",
             "--host-resolver-rules=MAP * ~NOTFOUND",
             "--proxy-server=http://127.0.0.1:9",
             f"--virtual-time-budget={budget_ms}",
@@ -1026,10 +1217,14 @@ def check_rendered(
     chromium: str | None = None,
     echo: bool = True,
 ) -> list[str]:
-    """Open every chapter page of the built book in Chromium (offline); return the problems.
+    """Open every chapter page of the built book in Chromium (offline, a window
+    :data:`CHECK_WIDTH` px wide); return the problems.
 
     A page must exist for every chapter in ``_toc.yml``; each chart on it must be drawn and each
-    formula typeset (see ``dom_problems``).
+    formula typeset (:func:`dom_problems`); each chart must be a numbered figure whose title
+    names its preset (:func:`figure_problems`); no text output may scroll sideways, no chart be
+    wider than the text column and the page not scroll sideways (:func:`layout_problems`, from
+    a copy of the page with :data:`LAYOUT_PROBE` added).
     """
     base = project_root(root)
     html_root = Path(html_dir) if html_dir is not None else base / "_build" / "html"
@@ -1041,9 +1236,16 @@ def check_rendered(
             problems.append(f"{page}: missing (chapter {source.name} was not built)")
             continue
         start = time.perf_counter()
-        dom = dump_dom(page, browser)
+        with tempfile.TemporaryDirectory(prefix="hashlib-nn-check-") as tmp:
+            probe = Path(tmp) / page.name
+            probe.write_text(with_layout_probe(page.read_text(encoding="utf-8"), page.parent),
+                             encoding="utf-8")  # fmt: skip
+            dom = dump_dom(probe, browser)
         counts = page_counts(dom)
-        found = [f"{page.name}: {p}" for p in dom_problems(dom)]
+        found = [
+            f"{page.name}: {p}"
+            for p in [*dom_problems(dom), *figure_problems(dom), *layout_problems(layout_of(dom))]
+        ]
         problems.extend(found)
         if echo:
             status = "ok" if not found else f"{len(found)} problem(s)"

@@ -12,14 +12,14 @@ import pytest
 
 from hashlib_nn import controls
 from hashlib_nn.codes import NeuralCodes, neural_codes
+from hashlib_nn.device import resolve_device
 from hashlib_nn.experiments import (
     RunConfig,
-    _evaluate,
-    _resolve_device,
-    _run_data,
     content_key,
+    evaluate,
     register_dataset,
     run,
+    run_data,
     sweep,
     synthetic_dataset,
     unregister_dataset,
@@ -113,7 +113,7 @@ def test_simhash_bad_inputs(kwargs, match):
 
 def test_untrained_codes_are_the_epoch0_codes_of_training(tiny):
     config = _config(tiny, width=12, seed=7)
-    data = _run_data(config)
+    data = run_data(config)
     seen = {}
 
     def grab(epoch, model):
@@ -132,7 +132,7 @@ def test_untrained_codes_are_uncentred_projections_of_the_first_layer(tiny):
     config = _config(tiny, width=10, seed=2)
     model = controls.untrained_network(config)
     w = model.hidden[0].weight.detach().double().numpy()
-    x = _run_data(config).x_test
+    x = run_data(config).x_test
     expected = (x.astype(np.float64) @ w.T > 0).astype(np.uint8)
     got = controls.untrained_codes(config, x, device="cpu").unpack()
     np.testing.assert_array_equal(got, expected)
@@ -152,10 +152,10 @@ def test_untrained_control_metrics_equal_epoch0_of_a_real_run(tiny):
 def test_code_evaluation_equals_the_experiments_evaluation(tiny):
     # The SimHash path (_evaluate_codes) and experiments._evaluate agree on the same codes.
     config = _config(tiny, width=9, seed=1)
-    data = _run_data(config, fit=False)
-    dev = _resolve_device("cpu")
+    data = run_data(config, fit=False)
+    dev = resolve_device("cpu")
     model = controls.untrained_network(config)
-    reference = _evaluate(model, config, data, dev, 0).metrics
+    reference = evaluate(model, config, data, dev, 0).metrics
     codes_tr = neural_codes(model, data.x_eval, device="cpu")
     codes_te = neural_codes(model, data.x_test, device="cpu")
     ours = controls._evaluate_codes(codes_tr, codes_te, config, data, dev).metrics
@@ -165,7 +165,7 @@ def test_code_evaluation_equals_the_experiments_evaluation(tiny):
 
 def test_simhash_control_uses_the_training_mean_and_the_seed(tiny):
     config = _config(tiny, width=11, seed=4)
-    data = _run_data(config, fit=False)
+    data = run_data(config, fit=False)
     ctl = controls.control_result("simhash", config, suites=("rr",), device="cpu")
     codes = controls.simhash_codes(data.x_test, 11, seed=4, center=data.x_eval.mean(axis=0))
     rr_test = (len(codes) - len({bytes(r) for r in codes.packed})) / len(codes)

@@ -198,13 +198,13 @@ def test_run_tiles_the_first_n_examples_and_evaluates_those(
     tiny: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = {}
-    real = experiments._evaluate
+    real = experiments.evaluate
 
     def spy(model, config, data, device, epoch):  # type: ignore[no-untyped-def]
         seen.update(fit=len(data.x_fit), eval=len(data.x_eval))
         return real(model, config, data, device, epoch)
 
-    monkeypatch.setattr(experiments, "_evaluate", spy)
+    monkeypatch.setattr(experiments, "evaluate", spy)
     r = run(cfg(tiny, n_train=70, epochs=1), store=False, device="cpu")
     assert seen == {"fit": 280, "eval": 70}  # 4 whole copies of 70 fit in 300
     assert r.final.metrics["n_distinct_train"] <= 70
@@ -266,10 +266,10 @@ def test_sweep_batches_repeats_and_a_second_sweep_trains_nothing(
 
 
 def test_sweep_groups_only_what_train_many_can_share(tiny: str) -> None:
-    from hashlib_nn.experiments import _group_key
+    from hashlib_nn.runs import group_key
 
     a = cfg(tiny, seed=0)
-    assert _group_key(a) == _group_key(a.replace(seed=5, weight_decay=0.0, early_stopping=False))
+    assert group_key(a) == group_key(a.replace(seed=5, weight_decay=0.0, early_stopping=False))
     # label noise (per-model labels) and samples tiled to the same length (per-model rows)
     # train together: 300 examples; n = 100 and 150 tile to 300 rows, n = 200 to 200
     for same in (
@@ -278,7 +278,7 @@ def test_sweep_groups_only_what_train_many_can_share(tiny: str) -> None:
         a.replace(n_train=100),
         a.replace(n_train=150, seed=2),
     ):
-        assert _group_key(same) == _group_key(a)
+        assert group_key(same) == group_key(a)
     for other in (
         a.replace(width=4),
         a.replace(epochs=3),
@@ -287,7 +287,7 @@ def test_sweep_groups_only_what_train_many_can_share(tiny: str) -> None:
         a.replace(lr=0.1),
         a.replace(batchnorm=False),
     ):
-        assert _group_key(other) != _group_key(a)
+        assert group_key(other) != group_key(a)
 
 
 def test_sample_sizes_and_noise_trained_together_match_one_at_a_time(tiny: str) -> None:
@@ -354,7 +354,7 @@ def test_sweep_fails_fast_on_missing_data(store: Store, monkeypatch: pytest.Monk
         raise FileNotFoundError(f"no {name} here")
 
     count = Counter(monkeypatch)
-    monkeypatch.setattr(experiments, "_load", absent)
+    monkeypatch.setattr(experiments, "get_dataset", absent)
     with pytest.raises(FileNotFoundError, match="no cifar10 here"):
         sweep([RunConfig(dataset="cifar10", width=50, depth=5)], store=store, progress=False)
     assert count.models == 0

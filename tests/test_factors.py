@@ -71,7 +71,7 @@ def test_noise_ratio_zero_reproduces_the_clean_run_bit_for_bit(tiny: str, mode: 
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     assert a.final.metrics == b.final.metrics
     np.testing.assert_array_equal(
-        experiments._run_data(zero).y_fit, experiments._run_data(clean).y_fit
+        experiments.run_data(zero).y_fit, experiments.run_data(clean).y_fit
     )
 
 
@@ -86,7 +86,7 @@ def test_noise_ratio_zero_in_a_batched_group_equals_the_clean_group(tiny: str) -
 @pytest.mark.parametrize("mode", ["uniform_other", "uniform_any", "original"])
 def test_runs_train_on_the_labels_of_their_noise_mode(tiny: str, mode: str) -> None:
     c = cfg(tiny, label_noise=0.4, label_noise_mode=mode, seed=5, n_train=200)
-    data = experiments._run_data(c)
+    data = experiments.run_data(c)
     y = data.y_eval_clean
     if mode == "original":
         expected = original_label_noise(y, 0.4, 10, seed=5).y_noisy

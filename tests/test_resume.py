@@ -33,7 +33,7 @@ DRIVER = textwrap.dedent(
     import os, sys, time, types
     from pathlib import Path
 
-    from hashlib_nn import experiments, store
+    from hashlib_nn import experiments, validation
 
     trace = Path(os.environ["TRACE"])
 
@@ -49,7 +49,7 @@ DRIVER = textwrap.dedent(
     experiments._train_group = traced(experiments._train_group)
 
     hang_at = int(os.environ.get("HANG_AT_WRITE", "0"))
-    if hang_at:  # store.py's os, whose replace() stops before the hang_at-th entry's rename
+    if hang_at:  # atomic_write's os, whose replace() stops before the hang_at-th entry's rename
         real_os, writes = os, [0]
         fake = types.ModuleType("os")
         fake.__getattr__ = lambda name: getattr(real_os, name)
@@ -61,7 +61,7 @@ DRIVER = textwrap.dedent(
                     time.sleep(600)
             return real_os.replace(src, dst)
         fake.replace = replace
-        store.os = fake
+        validation.os = fake
 
     from hashlib_nn.cli import main
     sys.exit(main(sys.argv[1:]))

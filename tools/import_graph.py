@@ -1,5 +1,10 @@
 """The package's imports of its own modules: cycles, private cross-module imports, imports
-inside functions (issue 14's measures). ``python tools/import_graph.py`` prints them."""
+inside functions (issue 14's measures). ``python tools/import_graph.py`` prints them;
+``tests/test_import_graph.py`` asserts no cycle and no private cross-module import.
+
+Every ``import``/``from ... import`` of the package counts, at module level or inside a function
+(imports under ``if TYPE_CHECKING:`` count as private imports but not as edges: they never run).
+A private import is ``from pkg.x import _name`` in a module other than ``pkg.x``."""
 
 from __future__ import annotations
 
@@ -7,23 +12,27 @@ import ast
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "hashlib_nn"
 
 
-def module_name(path: Path, root: Path) -> str:
+def module_name(path: Path, root: Path, package: str = PACKAGE) -> str:
+    """The dotted name of the module at ``path`` in the package rooted at ``root``."""
     rel = path.relative_to(root).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
-    return ".".join([PACKAGE, *parts]) if parts else PACKAGE
+    return ".".join([package, *parts]) if parts else package
 
 
-def scan(root: Path) -> dict[str, object]:
+def scan(root: Path, package: str = PACKAGE) -> dict[str, Any]:
+    """Modules (name -> path), import edges (name -> imported names), private imports
+    (importer, module, name) and imports inside functions (importer, module) of ``package``."""
     edges: dict[str, set[str]] = defaultdict(set)
     private: list[tuple[str, str, str]] = []
     in_functions: list[tuple[str, str]] = []
-    modules = {module_name(p, root): p for p in root.rglob("*.py")}
+    modules = {module_name(p, root, package): p for p in sorted(root.rglob("*.py"))}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         parents: dict[ast.AST, ast.AST] = {}
@@ -33,17 +42,17 @@ def scan(root: Path) -> dict[str, object]:
         for node in ast.walk(tree):
             targets: list[tuple[str, list[str]]] = []
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module == PACKAGE or node.module.startswith(PACKAGE + "."):
+                if node.module == package or node.module.startswith(package + "."):
                     names = [a.name for a in node.names]
-                    if node.module == PACKAGE:  # from hashlib_nn import analysis
+                    if node.module == package:  # from hashlib_nn import analysis
                         for a in names:
-                            sub = f"{PACKAGE}.{a}"
-                            targets.append((sub if sub in modules else PACKAGE, []))
+                            sub = f"{package}.{a}"
+                            targets.append((sub if sub in modules else package, []))
                     else:
                         targets.append((node.module, names))
             elif isinstance(node, ast.Import):
                 for a in node.names:
-                    if a.name.startswith(PACKAGE + "."):
+                    if a.name.startswith(package + "."):
                         targets.append((a.name, []))
             if not targets:
                 continue
@@ -111,19 +120,35 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def main() -> int:
-    root = Path(__file__).resolve().parents[1] / "src" / PACKAGE
-    found = scan(root)
+def measure(root: Path | None = None, package: str = PACKAGE) -> dict[str, Any]:
+    """Issue 14's measures of the package rooted at ``root`` (default: this checkout's
+    ``src/hashlib_nn``): modules, lines, largest module, cycles, private cross-module imports
+    and imports inside functions."""
+    if root is None:
+        root = Path(__file__).resolve().parents[1] / "src" / PACKAGE
+    found = scan(root, package)
     sizes = {n: len(p.read_text(encoding="utf-8").splitlines())
              for n, p in found["modules"].items()}
-    largest = max(sizes, key=sizes.get)
-    print(f"modules: {len(sizes)}; lines: {sum(sizes.values())}; largest: {largest} "
-          f"({sizes[largest]} lines)")
-    print(f"cycles: {cycles(found['edges'])}")
-    print(f"private cross-module imports: {len(found['private'])}")
-    for a, b, n in found["private"]:
+    largest = max(sizes, key=lambda n: sizes[n])
+    return {
+        "modules": len(sizes),
+        "lines": sum(sizes.values()),
+        "largest": (largest, sizes[largest]),
+        "cycles": cycles(found["edges"]),
+        "private": found["private"],
+        "in_functions": found["in_functions"],
+    }
+
+
+def main() -> int:
+    m = measure()
+    largest, size = m["largest"]
+    print(f"modules: {m['modules']}; lines: {m['lines']}; largest: {largest} ({size} lines)")
+    print(f"cycles: {m['cycles']}")
+    print(f"private cross-module imports: {len(m['private'])}")
+    for a, b, n in m["private"]:
         print(f"  {a} <- {b}.{n}")
-    print(f"imports of the package inside functions: {len(found['in_functions'])}")
+    print(f"imports of the package inside functions: {len(m['in_functions'])}")
     return 0
 
 

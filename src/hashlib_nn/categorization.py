@@ -54,18 +54,15 @@ from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.device import resolve_device
 from hashlib_nn.fast_categorization import kmeans_batched, ovo_logreg_batched
 from hashlib_nn.hamming import (
-    _check_chunk_size,
-    _check_k,
-    _check_labels,
-    _check_same_length,
-    _iter_rows,
-    _topk_rows,
-    _Train,
+    TrainCodes,
     check_codes,
     hamming_knn,
+    iter_rows,
     knn_predict,
+    topk_rows,
 )
 from hashlib_nn.metrics import distinct_codes
+from hashlib_nn.validation import check_chunk_size, check_k, check_labels, check_same_length
 
 __all__ = [
     "KnnTieStats",
@@ -180,7 +177,7 @@ def drop_constant_bits(
     parts = [tp]
     if test is not None:
         qp, n_bits_q = check_codes(test, "test")
-        _check_same_length(n_bits, n_bits_q, "train", "test")
+        check_same_length(n_bits, n_bits_q, "train", "test")
         parts.append(qp)
     any_one = np.bitwise_or.reduce([np.bitwise_or.reduce(p, axis=0) for p in parts])
     all_one = np.bitwise_and.reduce([np.bitwise_and.reduce(p, axis=0) for p in parts])
@@ -319,7 +316,7 @@ def kmeans_scores(
     and ``time`` (seconds of the fit).
     """
     packed, _ = check_codes(codes, "codes")
-    y = _check_labels(labels, packed.shape[0], "labels", "codes")
+    y = check_labels(labels, packed.shape[0], "labels", "codes")
     _at_least_two_classes(y, "labels", "K-Means scoring")
     t0 = time.perf_counter()
     clusters, info = kmeans_clusters(
@@ -349,10 +346,10 @@ def _knn_inputs(
     """Validated inputs; labels mapped to 0..L-1 by sorted training label (-1: unseen)."""
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
-    _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _check_labels(train_labels, tp.shape[0], "train_labels", "train_codes")
-    y_te = _check_labels(test_labels, qp.shape[0], "test_labels", "test_codes")
-    _check_k(k, tp.shape[0])
+    check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
+    y_tr = check_labels(train_labels, tp.shape[0], "train_labels", "train_codes")
+    y_te = check_labels(test_labels, qp.shape[0], "test_labels", "test_codes")
+    check_k(k, tp.shape[0])
     classes, yi_tr = np.unique(y_tr, return_inverse=True)
     pos = np.clip(np.searchsorted(classes, y_te), 0, classes.shape[0] - 1)
     yi_te = np.where(classes[pos] == y_te, pos, -1)
@@ -463,17 +460,17 @@ def knn_tie_stats(
     )
     dev = resolve_device(device)
     n_train, n_labels = tp.shape[0], classes.shape[0]
-    chunk = _check_chunk_size(chunk_size, n_train, n_bits)
-    side = _Train(tp, n_bits, dev)
+    chunk = check_chunk_size(chunk_size, n_train, n_bits)
+    side = TrainCodes(tp, n_bits, dev)
     onehot = torch.zeros((n_train, n_labels), dtype=torch.float32, device=dev)
     onehot[torch.arange(n_train, device=dev), torch.from_numpy(yi_tr).to(dev)] = 1.0
     n_tied_query = 0
     candidates = 0.0
     correct = np.zeros(4, dtype=np.int64)  # smallest, largest, min, max
-    for s, e, d, _ in _iter_rows(side, qp, chunk, add_query_norm=False):
+    for s, e, d, _ in iter_rows(side, qp, chunk, add_query_norm=False):
         y = yi_te[s:e]
-        _, idx_small = _topk_rows(d, k)
-        _, idx_large = _topk_rows(d.flip(1), k)
+        _, idx_small = topk_rows(d, k)
+        _, idx_large = topk_rows(d.flip(1), k)
         idx_large = n_train - 1 - idx_large
         pred_small = knn_predict(yi_tr, idx_small.cpu().numpy(), n_labels)
         pred_large = knn_predict(yi_tr, idx_large.cpu().numpy(), n_labels)
@@ -548,9 +545,9 @@ def logreg_accuracy(
     """
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
-    _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _check_labels(train_labels, tp.shape[0], "train_labels", "train_codes")
-    y_te = _check_labels(test_labels, qp.shape[0], "test_labels", "test_codes")
+    check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
+    y_tr = check_labels(train_labels, tp.shape[0], "train_labels", "train_codes")
+    y_te = check_labels(test_labels, qp.shape[0], "test_labels", "test_codes")
     _at_least_two_classes(y_tr, "train_labels", "logistic regression")
     if n_threads is not None:
         n_threads = _check_positive_int(n_threads, "n_threads")
@@ -621,11 +618,11 @@ def categorization_report(
     backend = _check_backend(backend)
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
-    _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train_codes")
-    y_te = _check_labels(y_test, qp.shape[0], "y_test", "test_codes")
+    check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
+    y_tr = check_labels(y_train, tp.shape[0], "y_train", "train_codes")
+    y_te = check_labels(y_test, qp.shape[0], "y_test", "test_codes")
     if "knn" in wanted:
-        _check_k(k, tp.shape[0])
+        check_k(k, tp.shape[0])
     if "kmeans" in wanted:
         n_clusters = _check_positive_int(n_clusters, "n_clusters")
         for n, name in ((tp.shape[0], "train_codes"), (qp.shape[0], "test_codes")):
@@ -739,10 +736,10 @@ def knn_accuracy_sklearn(
 
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
-    _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
-    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train_codes")
-    y_te = _check_labels(y_test, qp.shape[0], "y_test", "test_codes")
-    _check_k(k, tp.shape[0])
+    check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
+    y_tr = check_labels(y_train, tp.shape[0], "y_train", "train_codes")
+    y_te = check_labels(y_test, qp.shape[0], "y_test", "test_codes")
+    check_k(k, tp.shape[0])
     if algorithm not in SKLEARN_KNN_ALGORITHMS:
         accepted = ", ".join(repr(a) for a in SKLEARN_KNN_ALGORITHMS)
         raise ValueError(f"algorithm must be one of {accepted}; got algorithm={algorithm!r}")

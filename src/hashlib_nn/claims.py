@@ -36,7 +36,10 @@ import numpy as np
 import pandas as pd
 
 from hashlib_nn.analysis import (
+    ACCURACY_METRICS,
+    METRIC_LABELS,
     MIN_EPOCHS_FINAL,
+    RR_METRICS,
     Verdict,
     aggregate,
     categorization_verdict,
@@ -44,8 +47,8 @@ from hashlib_nn.analysis import (
     determinism_verdict,
     final_rows,
     monotone_share,
+    paper_points,
 )
-from hashlib_nn.experiments import DEFAULT_DEPTH
 from hashlib_nn.reference import paper_values
 from hashlib_nn.verdicts import (
     STATUSES,
@@ -96,100 +99,6 @@ __all__ = [
     "training_time_verdict",
     "untrained_rows",
 ]
-
-#: Our accuracy metrics and the paper's name for each (``reference/paper_figures.csv``).
-#: K-Means is scored as purity, as the original did (protocol.md, defect 2).
-ACCURACY_METRICS: dict[str, str] = {
-    "knn_test": "knn",  # 9-NN (Hamming) fit on train codes, accuracy on test codes
-    "lr_test": "lr",  # one-vs-one logistic regression, fit on train codes, test accuracy
-    "kmeans_purity_test": "kmeans",  # K-Means (10 clusters) on the test codes, purity
-    "net_acc_test": "net_acc",  # the network's own test accuracy
-}
-#: Redundancy ratios and the paper's split for each.
-RR_METRICS: dict[str, str] = {"rr_train": "train", "rr_test": "test"}
-
-#: Readable names for charts and tables.
-METRIC_LABELS: dict[str, str] = {
-    "rr_train": "RR (train)",
-    "rr_test": "RR (test)",
-    "knn_test": "K-NN (test)",
-    "lr_test": "LR (test)",
-    "kmeans_purity_test": "K-Means purity (test)",
-    "kmeans_purity_train": "K-Means purity (train)",
-    "net_acc_test": "network (test)",
-}
-
-
-# ----------------------------------------------------------------------------------------------
-# The paper's values on our axes
-# ----------------------------------------------------------------------------------------------
-
-
-def paper_points(
-    experiment: str,
-    dataset: str,
-    metrics: Sequence[str],
-    *,
-    x: str,
-    last_epoch: int | None = None,
-    widths: Sequence[int] | None = None,
-) -> pd.DataFrame:
-    """The paper's digitized values for our ``metrics``, on our axes.
-
-    ``metrics`` are our names (``"rr_test"``, ``"knn_test"``, ... see :data:`ACCURACY_METRICS`
-    and :data:`RR_METRICS`); the result has columns ``metric`` (ours), ``label``
-    (:data:`METRIC_LABELS`), ``x`` renamed to ``x``'s name, ``width`` (int, or -1 where the
-    paper's figure has none), ``value`` and ``paper_x`` (the x the paper's figure gives, e.g.
-    ``"final"``). Widths are total hidden units, as in our grids: the paper labels its CIFAR-10
-    curves by units per layer, multiplied here by the depth (5). The paper's K-Means values
-    (split "unspecified" in its model-size figure) are matched to our test purity.
-    Training-time rows read at the "final" epoch are placed at ``last_epoch``; without it they
-    are dropped. ``widths`` keeps only the curves of those (total) widths; it does not apply to
-    the model-size figure, whose
-    x is the width. An empty frame
-    (same columns) when the paper has no values for ``dataset``.
-    """
-    columns = ["metric", "label", "width", x, "value", "paper_x"]
-    known = set(paper_values()["dataset"])
-    if dataset not in known:
-        return pd.DataFrame(columns=columns)
-    parts = []
-    table = paper_values(experiment, dataset)
-    for ours in metrics:
-        if ours in RR_METRICS:
-            rows = table[(table["metric"] == "rr") & (table["split"] == RR_METRICS[ours])]
-        elif ours in ACCURACY_METRICS:
-            rows = table[table["metric"] == ACCURACY_METRICS[ours]]
-        else:
-            raise ValueError(
-                f"no paper metric for {ours!r}; known: {sorted([*RR_METRICS, *ACCURACY_METRICS])}"
-            )
-        rows = rows.copy()
-        final = rows["x_label"] == "final"
-        if final.any():
-            if last_epoch is None:
-                rows = rows[~final]
-            else:
-                rows.loc[final, "x"] = float(last_epoch)
-        parts.append(
-            rows.assign(metric=ours, label=METRIC_LABELS.get(ours, ours), paper_x=rows["x_label"])
-        )
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(parts, ignore_index=True)
-    depth = DEFAULT_DEPTH.get(dataset, 1)
-    out["width"] = out["width"] * depth
-    if experiment == "model_size":  # the swept quantity is the width itself
-        out["x"] = out["x"] * depth
-    if x == "width":  # model size: the figure's x is the width
-        out["width"] = out["x"]
-    else:
-        out = out.rename(columns={"x": x})
-    out["width"] = out["width"].fillna(-1).astype(int)
-    if widths is not None and x != "width":
-        out = out[out["width"].isin([int(w) for w in widths])]
-    return out[list(dict.fromkeys(columns))].reset_index(drop=True)
-
 
 def curve_labels(frame: pd.DataFrame, *, by: Sequence[str] = ("metric", "width")) -> pd.DataFrame:
     """``frame`` with a ``curve`` column naming each curve for a chart legend, e.g.

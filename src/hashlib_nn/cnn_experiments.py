@@ -65,16 +65,31 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hashlib_nn import provenance
 from hashlib_nn.analysis import Verdict
-from hashlib_nn.cnn import CNN_NAMES, CNNTrainConfig
+from hashlib_nn.cnn import (
+    CNN_NAMES,
+    CNNTrainConfig,
+    build_cnn,
+    code_layout,
+    per_layer_redundancy,
+    random_bit_positions,
+    take_bits,
+    varying_bits,
+)
+from hashlib_nn.codes import NeuralCodes, neural_codes
+from hashlib_nn.data import Dataset, load_dataset
+from hashlib_nn.device import resolve_device
+from hashlib_nn.metrics import distinct_codes, redundancy_ratio
+from hashlib_nn.store import CorruptEntryWarning, open_store
+from hashlib_nn.train import deviation_identity
+from hashlib_nn.validation import atomic_write, checksum
 
 if TYPE_CHECKING:
     import pandas as pd
     import torch
     from torch import nn
 
-    from hashlib_nn.codes import NeuralCodes
-    from hashlib_nn.data import Dataset
     from hashlib_nn.store import StoreLike
 
 __all__ = [
@@ -145,8 +160,6 @@ class CNNRunConfig:
     data_fingerprint: str | None = None  # SHA-256 of the arrays of a Dataset passed in
 
     def to_dict(self) -> dict[str, Any]:
-        from hashlib_nn.train import deviation_identity
-
         d = dataclasses.asdict(self)
         t = d["train"] = deviation_identity(d["train"])  # MLP-only toggles: keys unchanged
         for name in ("lr", "eps", "lr_decay", "weight_decay", "min_delta", "rotation", "shift"):
@@ -298,8 +311,6 @@ class CNNRunResult:
 
 
 def _store_dir(store: StoreLike | None) -> Path:
-    from hashlib_nn.store import open_store
-
     return open_store(store).root / STORE_SUBDIR
 
 
@@ -308,8 +319,6 @@ def _entry_path(store: StoreLike | None, key: str) -> Path:
 
 
 def _store_get(store: StoreLike | None, key: str) -> CNNRunResult | None:
-    from hashlib_nn.store import CorruptEntryWarning, _checksum
-
     path = _entry_path(store, key)
     try:
         entry = json.loads(path.read_bytes())
@@ -321,7 +330,7 @@ def _store_get(store: StoreLike | None, key: str) -> CNNRunResult | None:
         payload = entry.get("payload") if isinstance(entry, dict) else None
         if not isinstance(entry, dict) or entry.get("format") != FORMAT:
             reason = f"not a {FORMAT} entry"
-        elif entry.get("sha256") != _checksum(payload):
+        elif entry.get("sha256") != checksum(payload):
             reason = "checksum mismatch (truncated or edited)"
         elif entry.get("key") != key or not isinstance(payload, dict) or payload.get("key") != key:
             reason = "holds another key than its file name's"
@@ -349,13 +358,11 @@ def _store_get(store: StoreLike | None, key: str) -> CNNRunResult | None:
 
 
 def _store_put(store: StoreLike | None, result: CNNRunResult) -> Path:
-    from hashlib_nn.store import _atomic_write, _checksum
-
     payload = result.to_dict()
     entry = {"format": FORMAT, "schema": CNN_SCHEMA_VERSION, "key": result.key,
-             "sha256": _checksum(payload), "payload": payload}  # fmt: skip
+             "sha256": checksum(payload), "payload": payload}  # fmt: skip
     path = _entry_path(store, result.key)
-    _atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
+    atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
     return path
 
 
@@ -395,8 +402,6 @@ def _check_count(name: str, value: object, available: int, dataset: str) -> int:
 
 def _images(dataset: str | Dataset, n_train: int | None, n_test: int | None) -> _Images:
     """The first ``n_train`` training and ``n_test`` test images, shaped (N, C, H, W)."""
-    from hashlib_nn.data import Dataset, load_dataset
-
     if isinstance(dataset, str):
         if dataset not in IMAGE_DATASETS:
             raise ValueError(f"dataset must be one of {IMAGE_DATASETS} or a hashlib_nn.data."
@@ -428,8 +433,6 @@ def _encode_with_logits(
     layer_sizes: tuple[int, ...], batch_size: int,
 ) -> tuple[NeuralCodes, np.ndarray]:
     """:func:`hashlib_nn.cnn.encode` (one preallocated packed matrix), plus the logits."""
-    from hashlib_nn.codes import NeuralCodes, neural_codes
-
     out = np.empty((len(x), (n_bits + 7) // 8), dtype=np.uint8)
     logits = []
     for s in range(0, len(x), batch_size):
@@ -458,9 +461,6 @@ def _bit_counts(n: int) -> list[int]:
 def _rr_by_bits(reduced: Sequence[tuple[str, NeuralCodes]], seed: int) -> list[dict[str, Any]]:
     """RR of nested random subsets of the reduced code's bits: the first k of one seeded
     permutation, k = 8, 16, ..., all (nested, so RR can only fall as k grows)."""
-    from hashlib_nn.cnn import take_bits
-    from hashlib_nn.metrics import redundancy_ratio
-
     n = reduced[0][1].n_bits
     order = np.random.default_rng(seed).permutation(n)
     rows: list[dict[str, Any]] = []
@@ -477,9 +477,6 @@ def _evaluate(
     layout: Sequence[Any], batch_size: int, memory: dict[str, float],
 ) -> CNNCheckpoint:
     from hashlib_nn.categorization import categorization_report
-    from hashlib_nn.cnn import per_layer_redundancy, random_bit_positions, take_bits, varying_bits
-    from hashlib_nn.metrics import distinct_codes, redundancy_ratio
-
     timings: dict[str, float] = {}
     n_bits = sum(layer.n_bits for layer in layout)
     sizes = tuple(layer.n_bits for layer in layout)
@@ -625,9 +622,7 @@ def cnn_run(
     """
     import torch
 
-    from hashlib_nn.cnn import build_cnn, code_layout, train_cnn
-    from hashlib_nn.device import resolve_device
-    from hashlib_nn.experiments import _versions
+    from hashlib_nn.cnn import train_cnn  # looked up per call (tests stand in for it)
 
     t_start, cpu_start = time.perf_counter(), _cpu_seconds()
     if not isinstance(model_name, str) or model_name.lower() not in CNN_NAMES:
@@ -723,7 +718,7 @@ def cnn_run(
         timings={"load_data": load_seconds, "build": build_seconds, "train": train_seconds,
                  "evaluate": eval_seconds, "total": time.perf_counter() - t_start,
                  "cpu_total": _cpu_seconds() - cpu_start},
-        memory=memory, layer_names=[layer.name for layer in layout], versions=_versions(),
+        memory=memory, layer_names=[layer.name for layer in layout], versions=provenance.versions(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )  # fmt: skip
     if use_store:
@@ -813,8 +808,6 @@ def bits_per_image(
     packed_gib (for ``n_images`` images; the original encodes 60k CIFAR-10 images).
     """
     import pandas as pd
-
-    from hashlib_nn.cnn import build_cnn, code_layout
 
     rows = []
     for m in models:

@@ -51,28 +51,33 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hashlib_nn.codes import NeuralCodes
-from hashlib_nn.experiments import (
-    _CATEGORIZATION,
-    _FRAME_COLUMNS,
+from hashlib_nn import presets
+from hashlib_nn.analysis import aggregate, final_rows
+from hashlib_nn.codes import NeuralCodes, neural_codes
+from hashlib_nn.device import resolve_device
+from hashlib_nn.experiments import build_model, evaluate, run_data
+from hashlib_nn.metrics import collision_fraction, distinct_codes
+from hashlib_nn.provenance import versions
+from hashlib_nn.runs import (
+    CATEGORIZATION_SUITES,
+    FRAME_COLUMNS,
     METRIC_SUITES,
     Checkpoint,
     RunConfig,
     RunResult,
-    _build_model,
-    _evaluate,
-    _resolve_device,
-    _run_data,
-    _versions,
     content_key,
 )
+from hashlib_nn.shipped import check_preset
+from hashlib_nn.shipped_files import PROVENANCE_COLUMNS, VERSION_KEYS, read_rows, shipped_root
+from hashlib_nn.store import Store, open_store
+from hashlib_nn.validation import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from hashlib_nn.models import PaperMLP
     from hashlib_nn.presets import ChapterPlan
-    from hashlib_nn.store import Store, StoreLike
+    from hashlib_nn.store import StoreLike
 
 __all__ = [
     "CONTROLS",
@@ -192,15 +197,13 @@ def untrained_network(config: RunConfig) -> PaperMLP:
     """The network of ``config`` at initialization: what training starts from (epoch 0)."""
 
     _check_config(config)
-    return _build_model(config, _run_data(config, fit=False))
+    return build_model(config, run_data(config, fit=False))
 
 
 def untrained_codes(
     config: RunConfig, x: np.ndarray, *, device: Any = "auto"
 ) -> NeuralCodes:
     """Neural codes of ``x`` under :func:`untrained_network` (inference mode)."""
-    from hashlib_nn.codes import neural_codes
-
     out = neural_codes(untrained_network(config), x, device=device)
     assert isinstance(out, NeuralCodes)
     return out
@@ -220,11 +223,10 @@ def _check_config(config: object) -> RunConfig:
 
 def _evaluate_codes(codes_tr: NeuralCodes, codes_te: NeuralCodes, config: RunConfig,
                     data: Any, device: Any) -> Checkpoint:  # fmt: skip
-    """The ``rr`` and categorization suites of :func:`hashlib_nn.experiments._evaluate` on
+    """The ``rr`` and categorization suites of :func:`hashlib_nn.experiments.evaluate` on
     given codes (for a control that is not a network). Same functions, same arguments, same
     metric names; ``tests/test_controls.py`` checks that both give identical numbers."""
     from hashlib_nn.categorization import categorization_report
-    from hashlib_nn.metrics import collision_fraction, distinct_codes
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -239,7 +241,7 @@ def _evaluate_codes(codes_tr: NeuralCodes, codes_te: NeuralCodes, config: RunCon
             m[f"n_distinct_{split}"] = float(groups.n_distinct)
         m["n_bits"] = float(codes_tr.n_bits)
         timings["rr"] = time.perf_counter() - t
-    suites = tuple(s for s in _CATEGORIZATION if s in config.metrics)
+    suites = tuple(s for s in CATEGORIZATION_SUITES if s in config.metrics)
     if suites:
         t = time.perf_counter()
         report = categorization_report(
@@ -291,11 +293,11 @@ def control_result(name: str, config: RunConfig, *, suites: Sequence[str] = METR
         accepted = ", ".join(repr(s) for s in METRIC_SUITES)
         raise ValueError(f"suites must be a sequence of {accepted}; got {suites!r}")
     request = _request(name, config, suites)
-    dev = _resolve_device(device)
-    data = _data if _data is not None else _run_data(request, fit=False)
+    dev = resolve_device(device)
+    data = _data if _data is not None else run_data(request, fit=False)
     if name == "untrained":
-        model = _build_model(request, data)
-        checkpoint = _evaluate(model, request, data, dev, 0)  # the trained runs' evaluation
+        model = build_model(request, data)
+        checkpoint = evaluate(model, request, data, dev, 0)  # the trained runs' evaluation
     else:
         n_bits = request.width  # one bit per hidden unit of the network (all layers)
         center = data.x_eval.mean(axis=0, dtype=np.float64)  # no float64 copy of the data
@@ -305,14 +307,12 @@ def control_result(name: str, config: RunConfig, *, suites: Sequence[str] = METR
     return RunResult(
         config=request, key=control_key(name, config), checkpoints=[checkpoint], history=[],
         stopped_epoch=None, epochs_run=0, train_seconds=0.0, device=str(dev),
-        trainer=f"control:{name}", versions=_versions(),
+        trainer=f"control:{name}", versions=versions(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )  # fmt: skip
 
 
 def _control_store(store: StoreLike | bool | None) -> Store | None:
-    from hashlib_nn.store import Store, open_store
-
     if store is False:
         return None
     return Store(open_store(None if store is True else store).root / "controls")
@@ -364,7 +364,7 @@ def controls_frame(
 
                 sample = json.dumps([plan.dataset, plan.n_train])
                 if sample not in loaded:
-                    loaded[sample] = _run_data(plan, fit=False)
+                    loaded[sample] = run_data(plan, fit=False)
                 data = loaded[sample]
             result = control_result(name, plan, suites=plan.metrics, device=device, _data=data)
             if st is not None:
@@ -373,7 +373,7 @@ def controls_frame(
                     st.put(result)
             frames.append(_frame_of(result, request, name))
     if not frames:
-        return pd.DataFrame(columns=[*_FRAME_COLUMNS, "control"])
+        return pd.DataFrame(columns=[*FRAME_COLUMNS, "control"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -382,8 +382,6 @@ def control_configs(
 ) -> list[RunConfig]:
     """The model-size configurations of ``preset`` at ``widths`` x ``seeds`` (the networks the
     controls stand beside), in that order."""
-    from hashlib_nn.presets import grid
-
     widths, seeds = list(widths), list(seeds)
     if not widths or not seeds:
         raise ValueError(f"widths and seeds must be non-empty; got widths={widths}, "
@@ -395,7 +393,7 @@ def control_configs(
         if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
             raise ValueError(f"widths must be positive integers; got {w!r} in {widths}")
     widths = [int(w) for w in widths]
-    base = grid("model_size", preset, dataset=dataset, widths=widths, repeats=1, seed=0)
+    base = presets.grid("model_size", preset, dataset=dataset, widths=widths, repeats=1, seed=0)
     return [c.replace(seed=int(s)) for c in base for s in seeds]
 
 
@@ -484,8 +482,6 @@ def curves_with_controls(frame: pd.DataFrame, controls: pd.DataFrame | None,
     """
     import pandas as pd
 
-    from hashlib_nn.analysis import aggregate, final_rows
-
     metrics = list(metrics)
     parts = []
     sources = [(TRAINED, frame)]
@@ -556,18 +552,14 @@ def ship_controls(
     paths written (none when no control is stored)."""
     import pandas as pd
 
-    from hashlib_nn.presets import PRESETS, grid
-    from hashlib_nn.shipped import _VERSION_KEYS, _check_preset, shipped_root
-    from hashlib_nn.store import _atomic_write
-
-    _check_preset(preset)
+    check_preset(preset)
     st = _control_store(store)
     assert st is not None
-    wanted = list(datasets) if datasets is not None else list(PRESETS[preset].datasets)
+    wanted = list(datasets) if datasets is not None else list(presets.PRESETS[preset].datasets)
     frames, created, per_ds = [], [], {}
     for ds in wanted:
         counts = per_ds.setdefault(ds, {"runs_in_grid": 0, "runs_shipped": 0})
-        for config in grid("model_size", preset, dataset=ds):
+        for config in presets.grid("model_size", preset, dataset=ds):
             for name in CONTROLS:
                 counts["runs_in_grid"] += 1
                 r = st.get(control_key(name, config))
@@ -578,7 +570,7 @@ def ship_controls(
                 frames.append(_frame_of(r, r.config, name).assign(
                     preset=preset, created=r.created, device=r.device, trainer=r.trainer,
                     group_size=r.group_size, train_seconds=0.0,
-                    eval_seconds=round(r.eval_seconds, 2), **{k: v.get(k) for k in _VERSION_KEYS},
+                    eval_seconds=round(r.eval_seconds, 2), **{k: v.get(k) for k in VERSION_KEYS},
                 ))  # fmt: skip
                 created.append(r.created)
     per_ds = {k: v for k, v in per_ds.items() if v["runs_shipped"]}
@@ -589,7 +581,7 @@ def ship_controls(
     folder = (Path(out_dir) if out_dir is not None else shipped_root()) / preset
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / _FILE
-    _atomic_write(path, frame.to_csv(index=False).encode())
+    atomic_write(path, frame.to_csv(index=False).encode())
     path.chmod(0o644)
     prov_path = folder / "PROVENANCE.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"chapters": {}}
@@ -603,7 +595,7 @@ def ship_controls(
                                        .tolist()) if "results_fingerprint" in runs else [],
         "how": f"python -m hashlib_nn.controls --preset {preset} --ship",
     }  # fmt: skip
-    _atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
     prov_path.chmod(0o644)
     return [path, prov_path]
 
@@ -616,24 +608,11 @@ def load_shipped(
     """The shipped controls of ``preset`` (optionally one or more data sets): the tidy schema of
     :func:`controls_frame` plus :data:`hashlib_nn.shipped.PROVENANCE_COLUMNS`; an empty frame
     with those columns when none are shipped."""
-    import pandas as pd
 
-    from hashlib_nn.shipped import PROVENANCE_COLUMNS, _check_preset, shipped_root
-
-    _check_preset(preset)
+    check_preset(preset)
     path = (Path(root) if root is not None else shipped_root()) / preset / _FILE
-    if not path.exists():
-        return pd.DataFrame(columns=[*_FRAME_COLUMNS, "control", *PROVENANCE_COLUMNS])
-    frame = pd.read_csv(path, dtype={"git_commit": str, "label_noise_mode": str,
-                                     "control": str})  # fmt: skip
-    frame["n_train"] = frame["n_train"].astype("Int64")
-    frame["stopped_epoch"] = frame["stopped_epoch"].astype("Int64")
-    for col in ("final", "batchnorm", "early_stopping"):
-        frame[col] = frame[col].astype(bool)
-    if dataset is not None:
-        names = [dataset] if isinstance(dataset, str) else list(dataset)
-        frame = frame[frame["dataset"].isin(names)].reset_index(drop=True)
-    return frame
+    return read_rows(path, [*FRAME_COLUMNS, "control", *PROVENANCE_COLUMNS], dataset,
+                     {"control": str})
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -641,20 +620,16 @@ def _main(argv: Sequence[str] | None = None) -> int:
     compute (resuming from the store) the controls of a preset's model-size grid."""
     import argparse
 
-    from hashlib_nn.presets import PRESETS
-
     p = argparse.ArgumentParser(prog="python -m hashlib_nn.controls",
                                 description="compute and ship the model-size controls")
-    p.add_argument("--preset", default="standard", choices=list(PRESETS))
+    p.add_argument("--preset", default="standard", choices=list(presets.PRESETS))
     p.add_argument("--dataset", action="append", default=None)
     p.add_argument("--store", default=None, help="results store (default: $HASHLIB_NN_STORE)")
     p.add_argument("--device", default="auto")
     p.add_argument("--ship", action="store_true", help="then write results/<preset>/controls.csv")
     args = p.parse_args(argv)
-    from hashlib_nn.presets import grid
-
     for ds in args.dataset or ["mnist"]:
-        configs = grid("model_size", args.preset, dataset=ds)
+        configs = presets.grid("model_size", args.preset, dataset=ds)
         for i, config in enumerate(configs):
             t = time.perf_counter()
             controls_frame([config], store=args.store, device=args.device)

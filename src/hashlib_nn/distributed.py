@@ -45,14 +45,14 @@ import os
 import re
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.experiments import RunConfig, RunResult
+    from hashlib_nn.runs import RegisteredDataset, RunConfig, RunResult
     from hashlib_nn.store import Store
 
 __all__ = [
@@ -103,7 +103,7 @@ class RunFailure:
     def from_exception(
         cls, config: RunConfig, exc: BaseException, tb: Any = None, where: str = "local"
     ) -> RunFailure:
-        from hashlib_nn.experiments import content_key
+        from hashlib_nn.runs import content_key  # (runs imports torch: only when needed)
 
         message = str(exc).strip().splitlines()
         error = type(exc).__name__ + (f": {message[0]}" if message else "")
@@ -249,7 +249,7 @@ def _worker_versions() -> dict[str, Any]:
     import torch
 
     import hashlib_nn
-    from hashlib_nn.experiments import SCHEMA_VERSION
+    from hashlib_nn.runs import SCHEMA_VERSION
 
     return {
         "hashlib_nn": hashlib_nn.__version__,
@@ -264,7 +264,7 @@ def check_workers(client: Any) -> dict[str, dict[str, Any]]:
     of another schema, a warning when its torch differs from ours (results may then differ)."""
     import torch
 
-    from hashlib_nn.experiments import SCHEMA_VERSION
+    from hashlib_nn.runs import SCHEMA_VERSION
 
     try:
         found: dict[str, dict[str, Any]] = client.run(_worker_versions)
@@ -294,46 +294,6 @@ def check_workers(client: Any) -> dict[str, dict[str, Any]]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _run_chunk(
-    chunk: list[RunConfig], device: Any, store_root: str | None, datasets: dict[str, Any]
-) -> list[RunResult]:
-    """Worker side: train one group, store each result, return the results."""
-    from hashlib_nn import experiments
-    from hashlib_nn.device import resolve_device
-    from hashlib_nn.store import Store
-
-    for name, reg in datasets.items():  # data sets registered in the client process
-        have = experiments._REGISTRY.get(name)
-        if have is None or have.fingerprint != reg.fingerprint:
-            experiments._REGISTRY[name] = reg
-            experiments._load.cache_clear()
-    dev = resolve_device(device)
-    if len(chunk) > 1 and experiments._batched_available():
-        results = experiments._train_group(chunk, dev)
-    else:
-        results = [experiments._train_one(c, dev) for c in chunk]
-    if store_root is not None:
-        store = Store(store_root)
-        for r in results:
-            store.put(r)
-    return results
-
-
-def _registered(chunks: Sequence[Sequence[RunConfig]]) -> dict[str, Any]:
-    """The registered data sets the chunks use, fingerprinted as the content keys are."""
-    import dataclasses
-
-    from hashlib_nn import experiments
-
-    out = {}
-    for name in sorted({c.dataset for chunk in chunks for c in chunk}):
-        reg = experiments._REGISTRY.get(name)
-        if reg is not None:
-            fp = experiments._data_fingerprint(name)
-            out[name] = dataclasses.replace(reg, fingerprint=fp)
-    return out
-
-
 def _store_root_for_workers(store: Store | None) -> str | None:
     return None if store is None else str(store.root.expanduser().resolve())
 
@@ -360,6 +320,8 @@ def run_on_cluster(
     scheduler: Any,
     chunks: Sequence[list[RunConfig]],
     *,
+    task: Callable[..., list[RunResult]],
+    datasets: Mapping[str, RegisteredDataset],
     device: Any,
     store: Store | None,
     finished: Callable[[RunResult], None],
@@ -368,8 +330,11 @@ def run_on_cluster(
 ) -> list[RunFailure]:
     """Submit each chunk as one task; call ``finished`` with each result as its task ends.
 
-    ``scheduler``: a Client or an address (connected for the duration). Returns the failures
-    (``keep_going``), or re-raises the first one after cancelling the rest.
+    ``scheduler``: a Client or an address (connected for the duration). ``task(chunk, device,
+    store_root, datasets)`` trains a chunk on a worker and stores its results there
+    (:func:`hashlib_nn.experiments.train_chunk`); ``datasets``: the registered data sets the
+    chunks use (:func:`hashlib_nn.runs.registered_datasets`), sent to the workers once. Returns
+    the failures (``keep_going``), or re-raises the first one after cancelling the rest.
     """
     with contextlib.ExitStack() as stack:
         if isinstance(scheduler, str):
@@ -379,9 +344,8 @@ def run_on_cluster(
             check_workers(client)
         distributed = _dask()
         root = _store_root_for_workers(store)
-        registered = _registered(chunks)
         shipped = {
-            n: client.scatter(reg, broadcast=True, hash=False) for n, reg in registered.items()
+            n: client.scatter(reg, broadcast=True, hash=False) for n, reg in datasets.items()
         }
         futures = {}
         for chunk in chunks:
@@ -389,7 +353,7 @@ def run_on_cluster(
             data = {n: f for n, f in shipped.items() if n in used}
             name = f"hashlib-nn-run-{chunk[0].key[:16]}x{len(chunk)}"
             fut = client.submit(
-                _run_chunk, chunk, device, root, data, key=name, pure=False, retries=0
+                task, chunk, device, root, data, key=name, pure=False, retries=0
             )
             futures[fut] = chunk
         if bar is not None:

@@ -52,19 +52,21 @@ import torch
 
 from hashlib_nn.codes import NeuralCodes, as_packed
 from hashlib_nn.device import resolve_device
+from hashlib_nn.validation import check_chunk_size, check_k, check_same_length
 
 __all__ = [
+    "TrainCodes",
     "check_codes",
     "hamming_distance_chunks",
     "hamming_distances",
     "hamming_knn",
+    "iter_rows",
     "knn_predict",
+    "topk_rows",
 ]
 
 _MAX_EXACT_BITS = 2**24 - 1  # float32 represents every integer up to 2**24 exactly
 _TRAIN_CACHE_BYTES = 256 * 2**20  # unpacked float32 training codes kept when at most this
-_BLOCK_BYTES = 32 * 2**20  # target size of one (chunk_size, N_train) float32 distance block
-_MAX_CHUNK = 4096
 _MIN_FUSED_BLOCK = 1024  # below this block size (n_bits > ~8,000) K-NN uses the general path
 
 
@@ -90,26 +92,6 @@ def check_codes(codes: NeuralCodes | np.ndarray, name: str = "codes") -> tuple[n
     return packed, n_bits
 
 
-def _check_same_length(n_a: int, n_b: int, name_a: str, name_b: str) -> None:
-    if n_a != n_b:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same code length; got n_bits={n_a} and "
-            f"n_bits={n_b} (a bare packed array counts 8 bits per byte: pass NeuralCodes to "
-            "give the exact length)"
-        )
-
-
-def _check_chunk_size(chunk_size: int | None, n_train: int, n_bits: int) -> int:
-    if chunk_size is None:
-        per_row = 4 * max(n_train, n_bits)
-        return int(min(_MAX_CHUNK, max(1, _BLOCK_BYTES // per_row)))
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or (
-        chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
-    return int(chunk_size)
-
-
 _SHIFTS: dict[torch.device, torch.Tensor] = {}
 
 
@@ -123,7 +105,7 @@ def _unpack_float(packed: torch.Tensor, n_bits: int) -> torch.Tensor:
     return bits.reshape(packed.shape[0], -1)[:, :n_bits].to(torch.float32).contiguous()
 
 
-class _Train:
+class TrainCodes:
     """Training codes on the device: packed rows, bit counts, and float32 bits when they fit."""
 
     def __init__(self, packed: np.ndarray, n_bits: int, device: torch.device):
@@ -195,13 +177,14 @@ class _Train:
         return torch.gather(d_all, 1, order), torch.gather(c_all, 1, order)
 
 
-def _iter_rows(
-    train: _Train,
+def iter_rows(
+    train: TrainCodes,
     query_packed: np.ndarray,
     chunk_size: int,
     add_query_norm: bool,
 ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
-    """(start, stop, distances, |q| as a column) per query chunk; see _Train.shifted_distances."""
+    """(start, stop, distances, |q| as a column) per query chunk; see
+    :meth:`TrainCodes.shifted_distances`."""
     device = train.packed.device
     for s in range(0, query_packed.shape[0], chunk_size):
         e = min(s + chunk_size, query_packed.shape[0])
@@ -234,11 +217,11 @@ def hamming_distance_chunks(
     """
     tp, n_bits = check_codes(train, "train")
     qp, n_bits_q = check_codes(query, "query")
-    _check_same_length(n_bits, n_bits_q, "train", "query")
+    check_same_length(n_bits, n_bits_q, "train", "query")
     dev = resolve_device(device)
-    chunk = _check_chunk_size(chunk_size, tp.shape[0], n_bits)
-    side = _Train(tp, n_bits, dev)
-    for s, e, d, _ in _iter_rows(side, qp, chunk, add_query_norm=True):
+    chunk = check_chunk_size(chunk_size, tp.shape[0], n_bits)
+    side = TrainCodes(tp, n_bits, dev)
+    for s, e, d, _ in iter_rows(side, qp, chunk, add_query_norm=True):
         yield slice(s, e), d
 
 
@@ -258,7 +241,7 @@ def hamming_distances(
     """
     pa, n_a = check_codes(a, "a")
     pb, n_b = check_codes(b, "b")
-    _check_same_length(n_a, n_b, "a", "b")
+    check_same_length(n_a, n_b, "a", "b")
     out = np.empty((pa.shape[0], pb.shape[0]), dtype=np.int32)
     with torch.no_grad():
         for rows, d in hamming_distance_chunks(b, a, device=device):
@@ -266,7 +249,7 @@ def hamming_distances(
     return out
 
 
-def _topk_rows(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def topk_rows(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k smallest entries of each row ordered by (value, column): values and columns.
 
     ``topk`` of k + 1 values gives each row's k-th value ``v_k``. A row whose (k+1)-th value
@@ -301,28 +284,6 @@ def _topk_rows(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.gather(vals, 1, order), torch.gather(idx, 1, order)
 
 
-def _check_labels(labels: object, n_rows: int, name: str, codes_name: str) -> np.ndarray:
-    """Labels as a 1-D array with one label per code row; a clear error otherwise."""
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of labels; got shape {y.shape}")
-    if y.shape[0] != n_rows:
-        raise ValueError(
-            f"{name} has {y.shape[0]} labels but {codes_name} has {n_rows} rows; they must match"
-        )
-    return y
-
-
-def _check_k(k: int, n_train: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer; got k={k!r}")
-    if k > n_train:
-        raise ValueError(
-            f"k={k} needs at least {k} training codes; got {n_train} (k must be in [1, {n_train}])"
-        )
-    return int(k)
-
-
 @torch.no_grad()
 def hamming_knn(
     train: NeuralCodes | np.ndarray,
@@ -348,11 +309,11 @@ def hamming_knn(
     """
     tp, n_bits = check_codes(train, "train")
     qp, n_bits_q = check_codes(query, "query")
-    _check_same_length(n_bits, n_bits_q, "train", "query")
-    k = _check_k(k, tp.shape[0])
+    check_same_length(n_bits, n_bits_q, "train", "query")
+    k = check_k(k, tp.shape[0])
     dev = resolve_device(device)
-    chunk = _check_chunk_size(chunk_size, tp.shape[0], n_bits)
-    side = _Train(tp, n_bits, dev)
+    chunk = check_chunk_size(chunk_size, tp.shape[0], n_bits)
+    side = TrainCodes(tp, n_bits, dev)
     dist = np.empty((qp.shape[0], k), dtype=np.int32)
     idx = np.empty((qp.shape[0], k), dtype=np.int64)
     if side.fused_block() >= _MIN_FUSED_BLOCK:
@@ -363,8 +324,8 @@ def hamming_knn(
             dist[s : s + chunk] = (vals + q_norm).to(torch.int32).cpu().numpy()
             idx[s : s + chunk] = cols.cpu().numpy()
         return dist, idx
-    for s, e, d, q_norm in _iter_rows(side, qp, chunk, add_query_norm=False):
-        vals, cols = _topk_rows(d, k)
+    for s, e, d, q_norm in iter_rows(side, qp, chunk, add_query_norm=False):
+        vals, cols = topk_rows(d, k)
         dist[s:e] = (vals + q_norm).to(torch.int32).cpu().numpy()
         idx[s:e] = cols.cpu().numpy()
     return dist, idx

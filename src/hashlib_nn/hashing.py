@@ -53,17 +53,9 @@ import torch
 
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.device import resolve_device
-from hashlib_nn.hamming import (
-    _check_chunk_size,
-    _check_k,
-    _check_labels,
-    _check_same_length,
-    _iter_rows,
-    _topk_rows,
-    _Train,
-    check_codes,
-)
+from hashlib_nn.hamming import TrainCodes, check_codes, iter_rows, topk_rows
 from hashlib_nn.metrics import distinct_codes
+from hashlib_nn.validation import check_chunk_size, check_k, check_labels, check_same_length
 
 __all__ = [
     "CollisionAnatomy",
@@ -95,9 +87,9 @@ def _retrieval_inputs(
     """Packed codes and labels mapped to 0..L-1 by sorted training label (query: -1 unseen)."""
     tp, n_bits = check_codes(train, "train")
     qp, n_bits_q = check_codes(query, "query")
-    _check_same_length(n_bits, n_bits_q, "train", "query")
-    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train")
-    y_q = _check_labels(y_query, qp.shape[0], "y_query", "query")
+    check_same_length(n_bits, n_bits_q, "train", "query")
+    y_tr = check_labels(y_train, tp.shape[0], "y_train", "train")
+    y_q = check_labels(y_query, qp.shape[0], "y_query", "query")
     classes, yi_tr = np.unique(y_tr, return_inverse=True)
     pos = np.clip(np.searchsorted(classes, y_q), 0, classes.shape[0] - 1)
     yi_q = np.where(classes[pos] == y_q, pos, -1)
@@ -156,7 +148,7 @@ def mean_average_precision(
     if tie_policy not in ("index", "expected"):
         raise ValueError(f"tie_policy must be 'index' or 'expected'; got {tie_policy!r}")
     if k is not None:
-        k = _check_k(k, tp.shape[0])
+        k = check_k(k, tp.shape[0])
         if tie_policy == "expected":
             raise ValueError(
                 f"tie_policy='expected' is defined for the full ranking only (k=None); got k={k}"
@@ -165,15 +157,15 @@ def mean_average_precision(
     n_train = tp.shape[0]
     if chunk_size is None and k is None:
         chunk_size = max(1, _SORT_BLOCK // n_train)
-    chunk = _check_chunk_size(chunk_size, n_train, n_bits)
-    side = _Train(tp, n_bits, dev)
+    chunk = check_chunk_size(chunk_size, n_train, n_bits)
+    side = TrainCodes(tp, n_bits, dev)
     n_relevant_all = np.bincount(yi_tr, minlength=int(yi_tr.max()) + 1)
     harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n_train + 1))])
     ap_sum = 0.0
-    for s, e, d, _ in _iter_rows(side, qp, chunk, add_query_norm=k is None):
+    for s, e, d, _ in iter_rows(side, qp, chunk, add_query_norm=k is None):
         y = yi_q[s:e]
         if k is not None:
-            _, idx = _topk_rows(d, k)
+            _, idx = topk_rows(d, k)
             rel = yi_tr[idx.cpu().numpy()] == y[:, None]
             ap = _ap_sorted(rel, rel.sum(axis=1))
         else:
@@ -216,12 +208,12 @@ def precision_at_radius(
     if on_empty not in ("zero", "skip"):
         raise ValueError(f"on_empty must be 'zero' or 'skip'; got {on_empty!r}")
     dev = resolve_device(device)
-    chunk = _check_chunk_size(chunk_size, tp.shape[0], n_bits)
-    side = _Train(tp, n_bits, dev)
+    chunk = check_chunk_size(chunk_size, tp.shape[0], n_bits)
+    side = TrainCodes(tp, n_bits, dev)
     onehot = torch.zeros((tp.shape[0], n_labels), dtype=torch.float32, device=dev)
     onehot[torch.arange(tp.shape[0], device=dev), torch.from_numpy(yi_tr).to(dev)] = 1.0
     total, n_scored = 0.0, 0
-    for s, e, d, _ in _iter_rows(side, qp, chunk, add_query_norm=True):
+    for s, e, d, _ in iter_rows(side, qp, chunk, add_query_norm=True):
         per_label = ((d <= radius).to(torch.float32) @ onehot).round().cpu().numpy()
         retrieved = per_label.sum(axis=1)
         y = yi_q[s:e]
@@ -315,7 +307,7 @@ def collision_anatomy(
     ({1: 2, 3: 1}, 3, 0.3333333333333333)
     """
     tp, n_bits = check_codes(train_codes, "train_codes")
-    y_tr = _check_labels(y_train, tp.shape[0], "y_train", "train_codes")
+    y_tr = check_labels(y_train, tp.shape[0], "y_train", "train_codes")
     n_train = tp.shape[0]
     if test_codes is None:
         if y_test is not None:
@@ -324,9 +316,9 @@ def collision_anatomy(
         y_te = None
     else:
         qp, n_bits_q = check_codes(test_codes, "test_codes")
-        _check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
+        check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
         y_te = (None if y_test is None
-                else _check_labels(y_test, qp.shape[0], "y_test", "test_codes"))
+                else check_labels(y_test, qp.shape[0], "y_test", "test_codes"))
     groups = distinct_codes(np.concatenate([tp, qp]) if qp.shape[0] else tp)
     g_tr = groups.inverse[:n_train]
     n_distinct = int((groups.first_index < n_train).sum())  # train groups are ids 0..D-1

@@ -37,13 +37,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hashlib_nn.experiments import (
+from hashlib_nn.runs import (
     DEFAULT_DEPTH,
     METRIC_SUITES,
     TRAIN_SIZES,
     RunConfig,
-    _train_size,
 )
+from hashlib_nn.runs import train_size as _train_size
 from hashlib_nn.train import TrainConfig
 
 if TYPE_CHECKING:
@@ -819,7 +819,8 @@ _MAX_GROUP = 16  # hashlib_nn.experiments.sweep's max_group
 
 def _cost_groups(configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
     """Distinct runs of ``configs`` in the groups a sweep trains together."""
-    from hashlib_nn.experiments import _group_key, content_key
+    from hashlib_nn.runs import content_key
+    from hashlib_nn.runs import group_key as _group_key
 
     seen: dict[str, RunConfig] = {}
     for c in configs:
@@ -831,7 +832,7 @@ def _cost_groups(configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
 
 
 def _fit_rows(config: RunConfig) -> int:
-    from hashlib_nn.experiments import _fit_length
+    from hashlib_nn.runs import fit_length as _fit_length
 
     rows = _fit_length(config)
     return abs(rows) if rows is not None else config.n_examples
@@ -1041,7 +1042,7 @@ def shipped_cost_table(
     counts them; chapters with no shipped runs are left out)."""
     import pandas as pd
 
-    from hashlib_nn import shipped
+    from hashlib_nn import shipped_files as shipped  # (reads files; shipped imports presets)
     from hashlib_nn.experiments import content_key
 
     tables = []

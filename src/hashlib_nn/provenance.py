@@ -52,7 +52,8 @@ RESULT_MODULES: tuple[str, ...] = (
     "hamming.py",  # K-NN on packed codes
     "categorization.py",  # K-Means, K-NN, logistic regression on codes
     "fast_categorization.py",  # batched K-Means / logistic regression in torch
-    "experiments.py",  # the run configuration and the evaluation at each checkpoint
+    "runs.py",  # the run configuration (defaults, validation), content keys, the data sets
+    "experiments.py",  # the evaluation at each checkpoint, training a configuration
     "cnn_experiments.py",  # the same for the CNNs
     "controls.py",  # the untrained-network and random-projection controls
     "device.py",  # device resolution
@@ -62,7 +63,9 @@ PRESENTATION_MODULES: tuple[str, ...] = (
     "__init__.py", "analysis.py", "bench.py", "book.py", "charts.py", "claims.py", "cli.py",
     "deviations.py", "distributed.py", "encoder.py", "factors.py", "hashing.py", "phase.py",
     "phase_charts.py", "presets.py", "provenance.py", "serialization.py", "shipped.py",
-    "store.py", "twin.py", "verdicts.py", "reference", "reports",
+    "shipped_files.py", "store.py", "twin.py", "verdicts.py", "reference", "reports",
+    # input checks and atomic writes: they pass a value through or reject it, never change it
+    "validation.py",
 )  # fmt: skip
 
 

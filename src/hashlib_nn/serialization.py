@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hashlib_nn.validation import atomic_write
+
 __all__ = ["UnsafeModelFileError", "file_sha256", "load_model", "save_model"]
 
 
@@ -41,15 +43,13 @@ def file_sha256(path: str | os.PathLike) -> str:
 def save_model(model: nn.Module, path: str | os.PathLike) -> str:
     """Write ``model.state_dict()`` (tensors on CPU) to ``path`` atomically; return its SHA-256,
     to pin when loading."""
-    from hashlib_nn.store import _atomic_write
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     data = buffer.getvalue()
-    _atomic_write(Path(path), data)
+    atomic_write(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -26,9 +26,15 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hashlib_nn import shipped_files
+from hashlib_nn.presets import ALL_CHAPTERS, PRESETS, grid
+from hashlib_nn.provenance import machine, results_fingerprint
+from hashlib_nn.shipped_files import FILE_OF, PROVENANCE_COLUMNS, VERSION_KEYS, shipped_root
+from hashlib_nn.store import open_store
+from hashlib_nn.validation import atomic_write, check_choice
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,48 +42,18 @@ if TYPE_CHECKING:
     from hashlib_nn.store import StoreLike
 
 __all__ = [
-    "PROVENANCE_COLUMNS", "coverage", "load", "provenance", "ship", "shipped_root", "stale_rows",
-    "summary", "traceability",
+    "PROVENANCE_COLUMNS", "check_preset", "coverage", "load", "provenance", "ship",
+    "shipped_root", "stale_rows", "summary", "traceability",
 ]  # fmt: skip
 
-#: Per-run provenance columns added to the tidy rows.
-PROVENANCE_COLUMNS = (
-    "preset", "created", "device", "trainer", "group_size", "train_seconds", "eval_seconds",
-    "hashlib_nn", "git_commit", "git_dirty", "results_fingerprint", "torch", "numpy", "sklearn",
-    "python",
-)  # fmt: skip
-_VERSION_KEYS = ("hashlib_nn", "git_commit", "git_dirty", "results_fingerprint", "torch",
-                 "numpy", "sklearn", "python")  # fmt: skip
-#: Chapters that read another chapter's file (they share its grid and runs).
-_FILE_OF = {"determinism": "model_size", "categorization": "model_size"}
-
-
-def shipped_root() -> Path:
-    """The folder the shipped results live in (inside the installed package)."""
-    return Path(str(resources.files("hashlib_nn") / "results"))
-
-
 def _file_chapter(chapter: str) -> str:
-    from hashlib_nn.presets import ALL_CHAPTERS
-
-    if chapter not in ALL_CHAPTERS:
-        accepted = ", ".join(repr(c) for c in ALL_CHAPTERS)
-        raise ValueError(f"unknown chapter {chapter!r}; accepted: {accepted}")
-    return _FILE_OF.get(chapter, chapter)
+    check_choice(chapter, ALL_CHAPTERS, "chapter")
+    return FILE_OF.get(chapter, chapter)
 
 
-def _check_preset(preset: str) -> None:
-    from hashlib_nn.presets import PRESETS
-
-    if preset not in PRESETS:
-        accepted = ", ".join(repr(p) for p in PRESETS)
-        raise ValueError(f"unknown preset {preset!r}; accepted: {accepted}")
-
-
-def _machine() -> dict[str, Any]:
-    from hashlib_nn.provenance import machine
-
-    return machine()
+def check_preset(preset: str) -> None:
+    """``preset`` must name one of :data:`hashlib_nn.presets.PRESETS` (a ValueError otherwise)."""
+    check_choice(preset, PRESETS, "preset")
 
 
 def stale_rows(frame: pd.DataFrame) -> pd.Series:
@@ -85,8 +61,6 @@ def stale_rows(frame: pd.DataFrame) -> pd.Series:
     (:func:`hashlib_nn.provenance.results_fingerprint`); rows without one (shipped before
     fingerprints were recorded) count as stale."""
     import pandas as pd
-
-    from hashlib_nn.provenance import results_fingerprint
 
     if "results_fingerprint" not in frame.columns:
         return pd.Series(True, index=frame.index)
@@ -96,8 +70,6 @@ def stale_rows(frame: pd.DataFrame) -> pd.Series:
 def traceability(frame: pd.DataFrame) -> str:
     """One line: how many shipped runs were computed by the running code (equal results
     fingerprint) from a clean checkout, and how many are stale or dirty."""
-    from hashlib_nn.provenance import results_fingerprint
-
     if frame.empty:
         return "No shipped runs."
     runs = frame.drop_duplicates("key")
@@ -134,13 +106,10 @@ def ship(
     """
     import pandas as pd
 
-    from hashlib_nn.presets import ALL_CHAPTERS, PRESETS, grid
-    from hashlib_nn.store import _atomic_write, open_store
-
-    _check_preset(preset)
+    check_preset(preset)
     st = open_store(store)
     wanted = list(chapters) if chapters is not None else [
-        c for c in ALL_CHAPTERS if c not in _FILE_OF
+        c for c in ALL_CHAPTERS if c not in FILE_OF
     ]
     names = [_file_chapter(c) for c in wanted]
     datasets = list(datasets) if datasets is not None else list(PRESETS[preset].datasets)
@@ -178,7 +147,7 @@ def ship(
                 "trainer": r.trainer, "group_size": r.group_size,
                 "train_seconds": round(r.train_seconds, 2),
                 "eval_seconds": round(r.eval_seconds, 2),
-                **{k: v.get(k) for k in _VERSION_KEYS},
+                **{k: v.get(k) for k in VERSION_KEYS},
             }  # fmt: skip
             frames.append(f.assign(**prov_cols))
             created.append(r.created)
@@ -188,7 +157,7 @@ def ship(
             continue
         frame = pd.concat(frames, ignore_index=True)
         path = folder / f"{name}.csv"
-        _atomic_write(path, frame.to_csv(index=False).encode())
+        atomic_write(path, frame.to_csv(index=False).encode())
         path.chmod(0o644)  # package data: readable by every user (mkstemp makes it 0600)
         written.append(path)
         runs = frame.drop_duplicates("key")
@@ -197,7 +166,7 @@ def ship(
             "results_fingerprints": sorted(runs["results_fingerprint"].dropna().astype(str)
                                            .unique().tolist()),
             "seeds": sorted(int(s) for s in runs["seed"].unique()),
-            "machine": _machine(),
+            "machine": machine(),
             "first_run": min(created),
             "last_run": max(created),
             "run_seconds": round(seconds, 1),
@@ -207,12 +176,12 @@ def ship(
         "preset": preset,
         "description": PRESETS[preset].description,
         "shipped": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine(),
         "note": note or prov.get("note", ""),
         "how": f"hashlib-nn run --preset {preset} --chapter ... ; then "
                f"python -m hashlib_nn.shipped --preset {preset}",
     })  # fmt: skip
-    _atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
     prov_path.chmod(0o644)
     written.append(prov_path)
     return written
@@ -220,7 +189,7 @@ def ship(
 
 def provenance(preset: str = "standard", root: str | os.PathLike | None = None) -> dict[str, Any]:
     """PROVENANCE.json of the shipped ``preset`` ({} when nothing is shipped)."""
-    _check_preset(preset)
+    check_preset(preset)
     path = (Path(root) if root is not None else shipped_root()) / preset / "PROVENANCE.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -233,24 +202,9 @@ def load(
 ) -> pd.DataFrame:
     """The shipped tidy rows of ``chapter`` under ``preset`` (optionally one or more data
     sets); an empty frame with the same columns when nothing is shipped."""
-    import pandas as pd
-
-    from hashlib_nn.experiments import _FRAME_COLUMNS
-
-    _check_preset(preset)
-    name = _file_chapter(chapter)
-    path = (Path(root) if root is not None else shipped_root()) / preset / f"{name}.csv"
-    if not path.exists():
-        return pd.DataFrame(columns=[*_FRAME_COLUMNS, *PROVENANCE_COLUMNS])
-    frame = pd.read_csv(path, dtype={"git_commit": str, "label_noise_mode": str})
-    frame["n_train"] = frame["n_train"].astype("Int64")
-    frame["stopped_epoch"] = frame["stopped_epoch"].astype("Int64")
-    for col in ("final", "batchnorm", "early_stopping"):
-        frame[col] = frame[col].astype(bool)
-    if dataset is not None:
-        names = [dataset] if isinstance(dataset, str) else list(dataset)
-        frame = frame[frame["dataset"].isin(names)].reset_index(drop=True)
-    return frame
+    check_preset(preset)
+    _file_chapter(chapter)
+    return shipped_files.load(chapter, preset, dataset, root)
 
 
 def coverage(
@@ -288,9 +242,7 @@ def summary(
     """
     import pandas as pd
 
-    from hashlib_nn.presets import PRESETS, grid
-
-    _check_preset(preset)
+    check_preset(preset)
     name = _file_chapter(chapter)  # determinism, categorization: the model-size grid
     if dataset is None:
         wanted = list(PRESETS[preset].datasets)
@@ -321,14 +273,14 @@ def summary(
         (pd.to_numeric(runs["train_seconds"], errors="coerce").fillna(0) / group
          + pd.to_numeric(runs["eval_seconds"], errors="coerce").fillna(0)).sum()
     )  # fmt: skip
-    machine = m.get("cpu") or "an unrecorded CPU"
+    cpu = m.get("cpu") or "an unrecorded CPU"
     cores = (
         f"{m['cpu_count']} cores, {m.get('torch_threads', '?')} torch threads"
         if m.get("cpu_count") else "cores unrecorded"
     )  # fmt: skip
     spent = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"
     lines.append(
-        f"Computed on {machine} ({cores}; device {_joined(runs['device'])}) {when}: "
+        f"Computed on {cpu} ({cores}; device {_joined(runs['device'])}) {when}: "
         f"{spent} of training and evaluation, summed over the runs."
     )
     dirty = runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).any()
@@ -351,8 +303,6 @@ def _joined(values: pd.Series) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hashlib_nn.shipped [--store DIR] [--preset P] [--chapter C ...]``."""
     import argparse
-
-    from hashlib_nn.presets import ALL_CHAPTERS, PRESETS
 
     p = argparse.ArgumentParser(
         prog="python -m hashlib_nn.shipped",

@@ -2,6 +2,8 @@
 
 Chapters, tests and the command line share one store, so a re-run, or a second chapter that
 needs the same runs, never trains again (:func:`hashlib_nn.experiments.sweep` looks here first).
+Entries are :class:`hashlib_nn.runs.RunResult` objects (:mod:`hashlib_nn.runs` is imported only
+when one is read or named: it imports torch).
 
 Where: ``store=`` (a path or a :class:`Store`) if given, else ``$HASHLIB_NN_STORE``, else
 ``pooch.os_cache("hashlib_nn") / "results"`` (on Linux ``~/.cache/hashlib_nn/results``).
@@ -24,19 +26,19 @@ but left in place until the recomputed run replaces it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from hashlib_nn.validation import atomic_write, checksum
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.experiments import RunConfig, RunResult
+    from hashlib_nn.runs import RunConfig, RunResult
 
 __all__ = ["CorruptEntryWarning", "Store", "StoreLike", "default_root", "open_store"]
 
@@ -69,20 +71,12 @@ def open_store(store: StoreLike | None = None) -> Store:
     raise TypeError(f"store must be a Store, a path or None; got {type(store).__name__} {store!r}")
 
 
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
-
-
-def _checksum(payload: Any) -> str:
-    return hashlib.sha256(_canonical(payload)).hexdigest()
-
-
 def _key_of(key_or_config: str | RunConfig) -> str:
     if isinstance(key_or_config, str):
         if len(key_or_config) != 64 or any(c not in "0123456789abcdef" for c in key_or_config):
             raise ValueError(f"a store key is 64 lowercase hex digits; got {key_or_config!r}")
         return key_or_config
-    from hashlib_nn.experiments import RunConfig, content_key
+    from hashlib_nn.runs import RunConfig, content_key  # (runs imports torch: lazily)
 
     if isinstance(key_or_config, RunConfig):
         return content_key(key_or_config)
@@ -153,7 +147,7 @@ class Store:
         return result
 
     def _read(self, path: Path) -> RunResult:
-        from hashlib_nn.experiments import SCHEMA_VERSION, RunResult
+        from hashlib_nn.runs import SCHEMA_VERSION, RunResult
 
         try:
             entry = json.loads(path.read_bytes())
@@ -162,7 +156,7 @@ class Store:
         if not isinstance(entry, dict) or entry.get("format") != FORMAT:
             raise _Corrupt(f"not a {FORMAT} entry")
         payload = entry.get("payload")
-        if entry.get("sha256") != _checksum(payload):
+        if entry.get("sha256") != checksum(payload):
             raise _Corrupt("checksum mismatch (truncated or edited)")
         if (
             entry.get("key") != path.stem
@@ -211,15 +205,13 @@ class Store:
         per content key, limited to the checkpoints and metric suites its configs request."""
         import pandas as pd
 
-        from hashlib_nn.experiments import _FRAME_COLUMNS
+        from hashlib_nn.runs import FRAME_COLUMNS, content_key, union_plan
 
         if configs is not None:
-            from hashlib_nn.experiments import _union_plan, content_key
-
             merged: dict[str, RunConfig] = {}  # one request per key, plans united
             for c in configs:
                 key = content_key(c)
-                merged[key] = _union_plan(merged[key], c) if key in merged else c
+                merged[key] = union_plan(merged[key], c) if key in merged else c
             pairs = [(c, self.get(k)) for k, c in merged.items()]
             frames = [
                 r.to_frame(c)
@@ -229,7 +221,7 @@ class Store:
         else:
             frames = [r.to_frame() for r in self.results(**where)]
         if not frames:
-            return pd.DataFrame(columns=_FRAME_COLUMNS)
+            return pd.DataFrame(columns=FRAME_COLUMNS)
         return pd.concat(frames, ignore_index=True)
 
     def export_csv(self, path: str | os.PathLike, configs: Iterable[RunConfig] | None = None,
@@ -237,7 +229,7 @@ class Store:
         """Write :meth:`to_frame` as CSV (atomically); return the path."""
         out = Path(path)
         text = self.to_frame(configs, **where).to_csv(index=False)
-        _atomic_write(out, text.encode())
+        atomic_write(out, text.encode())
         return out
 
     # -- writing ---------------------------------------------------------------------------------
@@ -246,9 +238,9 @@ class Store:
         payload = result.to_dict()
         key = _key_of(payload["key"])
         entry = {"format": FORMAT, "schema": payload["schema"], "key": key,
-                 "sha256": _checksum(payload), "payload": payload}  # fmt: skip
+                 "sha256": checksum(payload), "payload": payload}  # fmt: skip
         path = self.path(key)
-        _atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
+        atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
         self._cache.pop(path, None)
         return path
 
@@ -275,28 +267,6 @@ class _Corrupt(Exception):
 
 class _Unreadable(Exception):
     """The file is intact but not readable by this version: left in place, recomputed."""
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the target's folder, fsync, rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable (not possible on every OS)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _matches(config: RunConfig, where: dict[str, Any]) -> bool:

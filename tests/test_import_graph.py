@@ -1,0 +1,80 @@
+"""The package's imports of its own modules (issue 14): no import cycle (imports inside functions
+included) and no private name imported from another module. The measuring code is
+``tools/import_graph.py`` (outside the installed package); a synthetic package shows that it
+finds both problems."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TYPE_ONLY = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    "
+
+
+@pytest.fixture(scope="module")
+def graph() -> ModuleType:
+    path = ROOT / "tools" / "import_graph.py"
+    spec = importlib.util.spec_from_file_location("import_graph", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(spec.name, None)
+    return module
+
+
+def test_the_package_has_no_import_cycle(graph: ModuleType) -> None:
+    found = graph.measure()
+    assert found["modules"] > 40  # the real package was scanned
+    assert found["cycles"] == []
+
+
+def test_no_module_imports_another_modules_private_names(graph: ModuleType) -> None:
+    private = [f"{a} <- {b}.{n}" for a, b, n in graph.measure()["private"]]
+    assert private == []
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    pkg = root / "pkg"
+    for name, text in files.items():
+        path = pkg / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return pkg
+
+
+def test_the_detector_finds_a_cycle_and_a_private_import(graph: ModuleType, tmp_path: Path) -> None:
+    pkg = _write(tmp_path, {
+        "__init__.py": "",
+        "a.py": "from pkg.b import helper\n",
+        # the cycle closes inside a function, the private import too
+        "b.py": "def helper():\n    from pkg.c import _secret\n    return _secret\n",
+        "c.py": "_secret = 1\n\ndef f():\n    import pkg.a\n    return pkg.a\n",
+        "d.py": TYPE_ONLY + "from pkg.a import helper\n",
+        "e.py": "from pkg import d\n",
+    })  # fmt: skip
+    found = graph.measure(pkg, "pkg")
+    assert found["modules"] == 6
+    assert found["cycles"] == [["pkg.a", "pkg.b", "pkg.c"]]
+    assert found["private"] == [("pkg.b", "pkg.c", "_secret")]
+    assert sorted(found["in_functions"]) == [("pkg.b", "pkg.c"), ("pkg.c", "pkg.a")]
+
+
+def test_the_detector_passes_a_layered_package(graph: ModuleType, tmp_path: Path) -> None:
+    pkg = _write(tmp_path, {
+        "__init__.py": "",
+        # a type-only import back up is no edge: it never runs
+        "low.py": TYPE_ONLY + "from pkg.high import g\n\ndef helper():\n    return 1\n\n_x = 1\n",
+        "high.py": "from pkg.low import helper\n\ndef g():\n    from pkg import low\n"
+                   "    return low\n",
+    })  # fmt: skip
+    found = graph.measure(pkg, "pkg")
+    assert found["cycles"] == [] and found["private"] == []
+    assert found["in_functions"] == [("pkg.high", "pkg.low")]

@@ -338,8 +338,8 @@ def test_cli_refuses_a_misspelt_parameter_before_running(
 ) -> None:
     assert book.main(["run", "model_size", "-p", "widht", "[20]", "-p", "preset", "smoke"]) == 2
     assert capsys.readouterr().err == (
-        "error: unknown parameter 'widht' for chapter 'model_size'; it accepts: dataset, preset, "
-        "widths, epochs, repeats, seed, device\n"
+        "error: unknown parameter 'widht' for chapter 'model_size'; it accepts: dataset, "
+        "protocol, preset, widths, epochs, repeats, seed, device\n"
     )
 
 
@@ -784,3 +784,21 @@ def test_layout_probe_measures_in_chromium(tmp_path: Path) -> None:
     assert layout is not None and layout["viewport"] == book.CHECK_WIDTH
     assert len(layout["pre"]) == 1  # only the one that does not wrap
     assert [c["id"] for c in layout["charts"] if c["overflow"] > 0] == ["w"]
+
+
+def test_readable_style_drops_a_default_index_and_relabels_headers_only() -> None:
+    import pandas as pd
+
+    from hashlib_nn.reports import readable_style
+
+    frame = pd.DataFrame({"rr_test": [0.123456], "n_distinct_train": [7], "lr": [0.01]})
+    html = readable_style(frame, names={"lr": "learning rate"}).to_html()
+    headers = re.findall(r'<th [^>]*class="col_heading[^>]*>([^<]*)</th>', html)
+    assert headers == ["RR (test)", "n distinct train", "learning rate"]
+    assert "row_heading" not in html and "0.123" in html and "0.123456" not in html
+    assert list(frame.columns) == ["rr_test", "n_distinct_train", "lr"]  # the data keep names
+    # a meaningful index becomes the leading column(s)
+    by_width = frame.set_index(pd.Index([40], name="width"))
+    html = readable_style(by_width, precision=None).to_html()
+    headers = re.findall(r'<th [^>]*class="col_heading[^>]*>([^<]*)</th>', html)
+    assert headers[0] == "width" and "row_heading" not in html and "0.123456" in html

@@ -2,8 +2,8 @@
 
 ::
 
-    hashlib-nn run --preset smoke --chapter model_size [--dataset mnist] [--store PATH]
-                   [--scheduler tcp://HOST:8786 | --workers N]
+    hashlib-nn run --preset smoke --chapter model_size [--dataset mnist] [--protocol cifar-mlp]
+                   [--store PATH] [--scheduler tcp://HOST:8786 | --workers N]
     hashlib-nn list [--chapter model_size --preset quick] [--store PATH]
     hashlib-nn export --out results.csv [--chapter ...] [--store PATH]
     hashlib-nn presets
@@ -11,9 +11,12 @@
 ``--chapter`` names any chapter of the book that trains (:data:`RUN_ORDER`): the five with the
 original's grids, the three factor chapters (regularization, label noise, phase chart) and
 ``cnn`` (:func:`hashlib_nn.cnn_experiments.chapter_runs`, trained in this process, stored under
-``<store>/cnn``). ``export`` writes one row per run x checkpoint x metric with the provenance of
-each run (:data:`PROVENANCE_COLUMNS`: preset, chapters, learning rate, batch size, timings,
-date, package versions, git commit) and refuses a selection that matches no stored run.
+``<store>/cnn``). ``--dataset cifar10`` runs the original's CIFAR-10 grids (depth 5) in every MLP
+chapter; ``--protocol cifar-mlp`` runs those grids on another data set (e.g. Fashion-MNIST as the
+CIFAR-10 stand-in; :data:`hashlib_nn.presets.DATASET_PROTOCOLS`). ``export`` writes one row
+per run x checkpoint x metric with the provenance of each run (:data:`PROVENANCE_COLUMNS`:
+preset, chapters, learning rate, batch size, timings, date, package versions, git commit) and
+refuses a selection that matches no stored run.
 
 ``run`` stores every finished run at once: Ctrl-C (or ``kill``) keeps what is finished, and the
 same command resumes. A progress bar is drawn only in a terminal (not under CI, not in Jupyter);
@@ -83,7 +86,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from hashlib_nn.presets import DEFAULT_PRESET, PRESETS
+    from hashlib_nn.presets import DEFAULT_PRESET, PRESETS, PROTOCOLS
 
     parser = argparse.ArgumentParser(
         prog="hashlib-nn",
@@ -110,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
             action="append",
             default=None,
             help="data set (repeatable; default: the preset's)",
+        )
+        p.add_argument(
+            "--protocol",
+            choices=list(PROTOCOLS),
+            default=None,
+            help="MLP grids and depth for every data set (default: each data set's: cifar10 "
+            "runs cifar-mlp, depth 5; the others mnist-mlp, depth 1)",
         )
         p.add_argument(
             "--store",
@@ -166,14 +176,18 @@ def _selected(args: argparse.Namespace) -> list | None:
 
     if not args.chapter and args.preset is None:
         return None
-    return _expand(args.preset or DEFAULT_PRESET, args.chapter or RUN_ORDER, args.dataset)
+    return _expand(args.preset or DEFAULT_PRESET, args.chapter or RUN_ORDER, args.dataset,
+                   args.protocol)  # fmt: skip
 
 
-def _expand(preset: str, chapters: Sequence[str], dataset: list[str] | None) -> list:
+def _expand(
+    preset: str, chapters: Sequence[str], dataset: list[str] | None, protocol: str | None = None
+) -> list:
     """The RunConfigs of the MLP chapters among ``chapters`` (``cnn`` has its own plan)."""
     from hashlib_nn.presets import grid
 
-    return [c for ch in chapters if ch != _CNN for c in grid(ch, preset, dataset=dataset)]
+    return [c for ch in chapters if ch != _CNN
+            for c in grid(ch, preset, dataset=dataset, protocol=protocol)]  # fmt: skip
 
 
 def _cnn_datasets_ok(dataset: list[str] | None) -> bool:
@@ -213,7 +227,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     chapters = list(args.chapter or RUN_ORDER)
     for chapter in chapters:  # validate every grid before training any
         if chapter != _CNN:
-            _expand(args.preset, [chapter], args.dataset)
+            _expand(args.preset, [chapter], args.dataset, args.protocol)
     if not args.chapter and not _cnn_datasets_ok(args.dataset):
         chapters.remove(_CNN)  # all chapters on a non-image data set: the MLP ones
         print(f"cnn: skipped (it trains on images, not on {', '.join(args.dataset)})",
@@ -241,7 +255,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 cnn_failed += _run_cnn(_cnn_plan(args.preset, args.dataset), args.preset,
                                        store, local, on_cluster)  # fmt: skip
                 continue
-            configs = _expand(args.preset, [chapter], args.dataset)
+            configs = _expand(args.preset, [chapter], args.dataset, args.protocol)
             skipped = [c for c in configs if content_key(c) in failed]
             configs = [c for c in configs if content_key(c) not in failed]
             keys = {content_key(c) for c in configs}
@@ -422,6 +436,7 @@ def _filter_text(args: argparse.Namespace) -> str:
     parts = [f"--preset {args.preset}"] if args.preset else []
     parts += [f"--chapter {c}" for c in args.chapter or ()]
     parts += [f"--dataset {d}" for d in args.dataset or ()]
+    parts += [f"--protocol {args.protocol}"] if args.protocol else []
     return " ".join(parts) if parts else "(no filter: the whole store)"
 
 

@@ -20,6 +20,18 @@ paper      the original grids and protocol, 10 repeats (the paper's count), MNIS
 draw on one model-size grid and ask for the same metrics, so in the store they share their runs:
 whichever runs first trains, the others read.
 
+**Data sets and protocols.** The original code has two MLP protocols (protocol.md): MNIST at
+depth 1 with its grids, CIFAR-10 at depth 5 (five equal hidden layers) with its grids (model size:
+totals 50..1000 step 50, i.e. 10..200 units per layer; sample size and training time: 10, 20, 40,
+80 units per layer with the CIFAR-10 n grid). :data:`PROTOCOLS` names them (``"mnist-mlp"``,
+``"cifar-mlp"``); :data:`DATASET_PROTOCOLS` is the one table that says which protocol a data set
+runs, at every preset and in every chapter (``cifar10``: ``"cifar-mlp"``; MNIST, Fashion-MNIST and
+registered data sets: ``"mnist-mlp"``). The ``protocol`` parameter of :func:`grid` and
+:func:`chapter_params` (``hashlib-nn run --protocol``) runs another data set under the other
+protocol: ``chapter_params("model_size", "standard", dataset="fashion-mnist",
+protocol="cifar-mlp")`` is the paper's CIFAR-10 MLP model-size protocol on Fashion-MNIST, the
+stand-in where the CIFAR-10 files are absent.
+
 The chapters ``regularization``, ``label_noise`` and ``phase_chart`` (:data:`FACTOR_CHAPTERS`)
 have grids of our design, since the original has no code for them (:class:`FactorSpec`,
 :class:`PhaseSpec`); each includes a run of an earlier chapter (the paper's regularization is a
@@ -38,7 +50,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hashlib_nn.runs import (
-    DEFAULT_DEPTH,
     METRIC_SUITES,
     TRAIN_SIZES,
     RunConfig,
@@ -54,12 +65,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_CHAPTERS",
     "CHAPTERS",
+    "DATASET_PROTOCOLS",
     "COST_MODEL",
     "CostModel",
     "FACTOR_CHAPTERS",
     "FactorSpec",
     "PhaseSpec",
     "PRESETS",
+    "PROTOCOLS",
     "ChapterPlan",
     "GridSpec",
     "Preset",
@@ -74,6 +87,7 @@ __all__ = [
     "grid",
     "phase_chart_axes",
     "predicted_vs_measured",
+    "protocol_for",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -113,6 +127,36 @@ CHAPTERS: dict[str, str] = {
 }
 _FAMILIES = ("model_size", "training_time", "sample_size")
 
+#: The original code's MLP protocols (protocol.md, "Model"): name -> hidden depth. Each has its
+#: own grids in every preset (:class:`Preset`) and factor chapter; widths are total hidden
+#: units, split evenly over the ``depth`` layers.
+PROTOCOLS: dict[str, int] = {
+    "mnist-mlp": 1,  # the original's MNIST runs: one hidden block, the MNIST grids
+    "cifar-mlp": 5,  # the original's CIFAR-10 runs: five hidden blocks, the CIFAR-10 grids
+}
+#: The protocol each data set runs unless ``protocol`` names another: the one table that picks
+#: a data set's grids and depth. Data sets not listed (registered ones) run "mnist-mlp".
+DATASET_PROTOCOLS: dict[str, str] = {
+    "mnist": "mnist-mlp",
+    "fashion-mnist": "mnist-mlp",  # the MNIST stand-in; protocol="cifar-mlp" for CIFAR-10's
+    "cifar10": "cifar-mlp",
+}
+
+
+def protocol_for(dataset: str, protocol: str | None = None) -> str:
+    """The protocol that ``dataset`` runs: ``protocol`` when given (validated), else
+    :data:`DATASET_PROTOCOLS`' entry (``"mnist-mlp"`` for data sets it does not list).
+
+    >>> protocol_for("cifar10"), protocol_for("fashion-mnist", "cifar-mlp")
+    ('cifar-mlp', 'cifar-mlp')
+    """
+    if protocol is None:
+        return DATASET_PROTOCOLS.get(dataset, "mnist-mlp")
+    if protocol not in PROTOCOLS:
+        accepted = ", ".join(repr(p) for p in PROTOCOLS)
+        raise ValueError(f"unknown protocol {protocol!r}; accepted: {accepted}")
+    return protocol
+
 
 @dataclass(frozen=True)
 class GridSpec:
@@ -134,14 +178,14 @@ class Preset:
     description: str
     datasets: tuple[str, ...]  # data sets a chapter runs when none is named
     repeats: int  # seeds 0 .. repeats - 1 per grid point (original: 10 unseeded runs)
-    mnist: Mapping[str, GridSpec]  # family -> grid, MNIST-like data sets (784 inputs, depth 1)
-    cifar: Mapping[str, GridSpec]  # family -> grid, CIFAR-10 (depth 5)
+    grids: Mapping[str, Mapping[str, GridSpec]]  # protocol (PROTOCOLS) -> family -> grid
     # The determinism chapter's suites: all of them, so that whichever of determinism,
     # categorization and model_size runs first, its runs serve the other two from the store.
     determinism_metrics: tuple[str, ...] = METRIC_SUITES
 
-    def spec(self, family: str, dataset: str) -> GridSpec:
-        return (self.cifar if dataset == "cifar10" else self.mnist)[family]
+    def spec(self, family: str, dataset: str, protocol: str | None = None) -> GridSpec:
+        """The grid of ``family`` for ``dataset`` (under ``protocol``; None: the data set's)."""
+        return self.grids[protocol_for(dataset, protocol)][family]
 
 
 def _original(repeats: int, datasets: tuple[str, ...], name: str, description: str) -> Preset:
@@ -150,17 +194,21 @@ def _original(repeats: int, datasets: tuple[str, ...], name: str, description: s
         description=description,
         datasets=datasets,
         repeats=repeats,
-        mnist={
-            "model_size": GridSpec(MNIST_MODEL_SIZE_WIDTHS, 200, True),
-            "training_time": GridSpec(MNIST_SAMPLE_WIDTHS, 200, False, TRAINING_TIME_CHECKPOINTS),
-            "sample_size": GridSpec(MNIST_SAMPLE_WIDTHS, 200, True, (), MNIST_SAMPLE_SIZES),
+        grids={
+            "mnist-mlp": {
+                "model_size": GridSpec(MNIST_MODEL_SIZE_WIDTHS, 200, True),
+                "training_time": GridSpec(MNIST_SAMPLE_WIDTHS, 200, False,
+                                          TRAINING_TIME_CHECKPOINTS),
+                "sample_size": GridSpec(MNIST_SAMPLE_WIDTHS, 200, True, (), MNIST_SAMPLE_SIZES),
+            },
+            "cifar-mlp": {
+                "model_size": GridSpec(CIFAR_MODEL_SIZE_WIDTHS, 200, True),
+                "training_time": GridSpec(CIFAR_SAMPLE_WIDTHS, 200, False,
+                                          TRAINING_TIME_CHECKPOINTS),
+                "sample_size": GridSpec(CIFAR_SAMPLE_WIDTHS, 200, True, (), CIFAR_SAMPLE_SIZES),
+            },
         },
-        cifar={
-            "model_size": GridSpec(CIFAR_MODEL_SIZE_WIDTHS, 200, True),
-            "training_time": GridSpec(CIFAR_SAMPLE_WIDTHS, 200, False, TRAINING_TIME_CHECKPOINTS),
-            "sample_size": GridSpec(CIFAR_SAMPLE_WIDTHS, 200, True, (), CIFAR_SAMPLE_SIZES),
-        },
-    )
+    )  # fmt: skip
 
 
 SMOKE = Preset(
@@ -168,15 +216,18 @@ SMOKE = Preset(
     description="seconds: widths 5 and 20, 1-2 epochs, small samples, one seed (tests)",
     datasets=("mnist",),
     repeats=1,
-    mnist={
-        "model_size": GridSpec((5, 20), 1, True, (), (1000,)),
-        "training_time": GridSpec((20,), 2, False, (0, 1, 2), (1000,)),
-        "sample_size": GridSpec((20,), 1, True, (), (10, 100)),
-    },
-    cifar={
-        "model_size": GridSpec((25, 100), 1, True, (), (1000,)),
-        "training_time": GridSpec((100,), 2, False, (0, 1, 2), (1000,)),
-        "sample_size": GridSpec((100,), 1, True, (), (10, 100)),
+    grids={
+        "mnist-mlp": {
+            "model_size": GridSpec((5, 20), 1, True, (), (1000,)),
+            "training_time": GridSpec((20,), 2, False, (0, 1, 2), (1000,)),
+            "sample_size": GridSpec((20,), 1, True, (), (10, 100)),
+        },
+        # depth 5: 5 and 20 units per layer, the first 1,000 training images
+        "cifar-mlp": {
+            "model_size": GridSpec((25, 100), 1, True, (), (1000,)),
+            "training_time": GridSpec((100,), 2, False, (0, 1, 2), (1000,)),
+            "sample_size": GridSpec((100,), 1, True, (), (10, 100)),
+        },
     },
     determinism_metrics=METRIC_SUITES,
 )
@@ -191,16 +242,22 @@ QUICK = Preset(
     # 208 s (serving determinism and categorization too), training_time 2 runs x 6 checkpoints
     # 125 s, sample_size 8 new runs 151 s. One evaluation with every suite costs about 7 s at
     # n = 48k (K-Means n_init=10 on train and test, 9-NN, one-vs-one LR): checkpoints are few.
-    mnist={
-        "model_size": GridSpec((3, 7, 10, 15, 20, 30, 40, 60, 100), 8, True),
-        "training_time": GridSpec((40, 60), 20, False, (0, 1, 3, 6, 10, 20), repeats=1),
-        "sample_size": GridSpec((40, 60), 8, True, (), (10, 100, 1000, 10000, None), repeats=1),
-    },
-    cifar={
-        "model_size": GridSpec((50, 100, 200, 500, 1000), 8, True),
-        "training_time": GridSpec((100, 200), 20, False, (0, 1, 3, 6, 10, 20), repeats=1),
-        "sample_size": GridSpec((100, 200), 8, True, (), (10, 100, 1000, 10000, None), repeats=1),
-    },
+    grids={
+        "mnist-mlp": {
+            "model_size": GridSpec((3, 7, 10, 15, 20, 30, 40, 60, 100), 8, True),
+            "training_time": GridSpec((40, 60), 20, False, (0, 1, 3, 6, 10, 20), repeats=1),
+            "sample_size": GridSpec((40, 60), 8, True, (), (10, 100, 1000, 10000, None), repeats=1),
+        },
+        # depth 5: 10, 20, 40, 100, 200 units per layer (5 of the original's 20 model sizes);
+        # 20 and 40 per layer (2 of the original's 10/20/40/80) for training time and sample size
+        "cifar-mlp": {
+            "model_size": GridSpec((50, 100, 200, 500, 1000), 8, True),
+            "training_time": GridSpec((100, 200), 20, False, (0, 1, 3, 6, 10, 20), repeats=1),
+            "sample_size": GridSpec(
+                (100, 200), 8, True, (), (10, 100, 1000, 10000, None), repeats=1
+            ),
+        },
+    },  # fmt: skip
     determinism_metrics=METRIC_SUITES,  # same configs as model_size: one training serves three
 )
 
@@ -310,9 +367,16 @@ _PHASE_MNIST = {
     # standard/paper: a dense width axis from the model-size grid, around 40/50/60
     "standard": PhaseSpec((10, 20, 30, 40, 50, 60, 80, 100)),
 }
-_REG_CIFAR = {k: dataclasses.replace(v, widths=(100,) if k != "standard" else (100, 400))
-              for k, v in _REG_MNIST.items()}  # fmt: skip
-_NOISE_CIFAR = {k: dataclasses.replace(v, widths=(200,)) for k, v in _NOISE_MNIST.items()}
+# CIFAR-10 MLP protocol (depth 5): the same designs at its widths. Regularization: 10 units per
+# layer (total 50), the narrowest original model size and the only one the paper's figure shows
+# short of train RR 0 (0.10), plus 20 per layer at standard; each is that preset's model-size run
+# at the paper's setting. Label noise: 40 per layer (total 200) on the sample-size chapter's
+# 10,000 examples at quick (its clean run). Phase chart: the training-time and sample-size
+# widths plus wider model sizes. Smoke: 5 and 20 per layer.
+_REG_CIFAR = {k: dataclasses.replace(v, widths=w) for k, v in _REG_MNIST.items()
+              for w in [{"smoke": (25,), "quick": (50,), "standard": (50, 100)}[k]]}  # fmt: skip
+_NOISE_CIFAR = {k: dataclasses.replace(v, widths=(100,) if k == "smoke" else (200,))
+                for k, v in _NOISE_MNIST.items()}  # fmt: skip
 _PHASE_CIFAR = {
     "smoke": PhaseSpec((25, 100)),
     "quick": PhaseSpec((50, 100, 200)),
@@ -324,16 +388,23 @@ for _factor_table in (_REG_MNIST, _NOISE_MNIST, _REG_CIFAR, _NOISE_CIFAR):
 for _phase_table in (_PHASE_MNIST, _PHASE_CIFAR):
     _phase_table["paper"] = _phase_table["standard"]
 
+#: The factor chapters' grids: chapter -> protocol -> preset -> spec.
+_FACTOR_SPECS: dict[str, dict[str, dict[str, FactorSpec]]] = {
+    "regularization": {"mnist-mlp": _REG_MNIST, "cifar-mlp": _REG_CIFAR},
+    "label_noise": {"mnist-mlp": _NOISE_MNIST, "cifar-mlp": _NOISE_CIFAR},
+}
+_PHASE_SPECS: dict[str, dict[str, PhaseSpec]] = {"mnist-mlp": _PHASE_MNIST,
+                                                 "cifar-mlp": _PHASE_CIFAR}  # fmt: skip
 
-def _factor_spec(chapter: str, preset: str, dataset: str) -> FactorSpec:
-    cifar = dataset == "cifar10"
-    table = {"regularization": _REG_CIFAR if cifar else _REG_MNIST,
-             "label_noise": _NOISE_CIFAR if cifar else _NOISE_MNIST}[chapter]  # fmt: skip
-    return table[preset]
+
+def _factor_spec(
+    chapter: str, preset: str, dataset: str, protocol: str | None = None
+) -> FactorSpec:
+    return _FACTOR_SPECS[chapter][protocol_for(dataset, protocol)][preset]
 
 
-def _phase_spec(preset: str, dataset: str) -> PhaseSpec:
-    return (_PHASE_CIFAR if dataset == "cifar10" else _PHASE_MNIST)[preset]
+def _phase_spec(preset: str, dataset: str, protocol: str | None = None) -> PhaseSpec:
+    return _PHASE_SPECS[protocol_for(dataset, protocol)][preset]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -440,6 +511,13 @@ def _preset(v: Any) -> str:
     return name
 
 
+def _protocol(v: Any) -> str:
+    name = _str(v)
+    if name not in PROTOCOLS:
+        raise _Invalid
+    return name
+
+
 def _device(v: Any) -> str:
     from hashlib_nn.device import resolve_device
 
@@ -456,6 +534,8 @@ _PARAMS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "preset": (_preset, f"one of {', '.join(repr(p) for p in PRESETS)}"),
     "dataset": (_str_list, "a data set name or a list of names, e.g. 'mnist'"),
     "widths": (lambda v: _int_list(v, 1), "a list of positive integers, e.g. [20, 60]"),
+    "protocol": (_protocol, f"None (each data set's) or one of "
+                            f"{', '.join(repr(p) for p in PROTOCOLS)}"),
     "epochs": (lambda v: _int(v, 1), "a positive integer"),
     "repeats": (lambda v: _int(v, 1), "a positive integer"),
     "seed": (lambda v: _int(v, 0), "a non-negative integer"),
@@ -542,7 +622,9 @@ def grid(chapter: str, preset: str = DEFAULT_PRESET, **overrides: Any) -> list[R
     """The run configurations of ``chapter`` under ``preset``.
 
     Overrides (Python values or papermill strings; None = the preset's value): ``dataset``
-    (a name or a list), ``widths`` (total hidden units), ``epochs``, ``repeats``, ``seed``
+    (a name or a list), ``protocol`` (None: each data set's, :data:`DATASET_PROTOCOLS`;
+    ``"mnist-mlp"`` or ``"cifar-mlp"``: that protocol's grids and depth for every data set),
+    ``widths`` (total hidden units), ``epochs``, ``repeats``, ``seed``
     (first seed; repeats use seed, seed + 1, ...), ``n_train`` (model-size family),
     ``sample_sizes`` (sample_size), ``checkpoints``, ``early_stopping``, ``metrics``.
     Order: data set, width, sample size, seed. ``device`` and ``store`` are accepted and
@@ -563,7 +645,8 @@ def grid(chapter: str, preset: str = DEFAULT_PRESET, **overrides: Any) -> list[R
         metrics = METRIC_SUITES
     configs: list[RunConfig] = []
     for ds in datasets:
-        spec = pre.spec(family, ds)
+        protocol = protocol_for(ds, p.get("protocol"))
+        spec = pre.spec(family, ds, protocol)
         epochs = p.get("epochs") or spec.epochs
         es = spec.early_stopping if p.get("early_stopping") is None else p["early_stopping"]
         checkpoints = p.get("checkpoints")
@@ -575,7 +658,7 @@ def grid(chapter: str, preset: str = DEFAULT_PRESET, **overrides: Any) -> list[R
             sizes = _cap_sizes((p["n_train"],), ds)
         else:
             sizes = _cap_sizes(spec.sample_sizes, ds)
-        depth = DEFAULT_DEPTH.get(ds, 1)
+        depth = PROTOCOLS[protocol]
         repeats = p.get("repeats") or spec.repeats or pre.repeats
         for width in p.get("widths") or spec.widths:
             for n in sizes:
@@ -599,7 +682,8 @@ def _factor_grid(chapter: str, p: dict[str, Any]) -> list[RunConfig]:
     metrics = p.get("metrics") or METRIC_SUITES
     configs: list[RunConfig] = []
     for ds in datasets:
-        spec = _factor_spec(chapter, preset, ds)
+        protocol = protocol_for(ds, p.get("protocol"))
+        spec = _factor_spec(chapter, preset, ds, protocol)
         epochs = p.get("epochs") or spec.epochs
         es = spec.early_stopping if p.get("early_stopping") is None else p["early_stopping"]
         checkpoints = p.get("checkpoints") or ()
@@ -626,7 +710,7 @@ def _factor_grid(chapter: str, p: dict[str, Any]) -> list[RunConfig]:
                 for m in modes
                 if m == modes[0] or r in others
             ]
-        depth = DEFAULT_DEPTH.get(ds, 1)
+        depth = PROTOCOLS[protocol]
         for width in p.get("widths") or spec.widths:
             seen: set[RunConfig] = set()
             for wd, bn, drop, noise, mode in settings:
@@ -668,7 +752,7 @@ def phase_chart_axes(preset: str = DEFAULT_PRESET, **overrides: Any) -> dict[str
     pre = PRESETS[preset]
     axes: dict[str, list[RunConfig]] = {"training_time": [], "sample_size": []}
     for ds in p.pop("dataset", None) or pre.datasets:
-        spec = _phase_spec(preset, ds)
+        spec = _phase_spec(preset, ds, p.get("protocol"))
         common = {k: v for k, v in p.items() if k not in ("checkpoints", "sample_sizes")}
         common["widths"] = common.get("widths") or spec.widths
         common["metrics"] = common.get("metrics") or spec.metrics

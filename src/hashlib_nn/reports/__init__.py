@@ -15,23 +15,49 @@ from typing import Any
 
 import pandas as pd
 
+from hashlib_nn.analysis import METRIC_LABELS
 from hashlib_nn.verdicts import Basis, Verdict
 
-__all__ = ["ChapterReport", "readable"]
+__all__ = ["ChapterReport", "readable", "readable_style"]
 
 
 def readable(table: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
     """``table`` for display: index dropped, columns renamed by ``names`` (and the metric labels
     of :data:`hashlib_nn.claims.METRIC_LABELS` where a column is a metric name), numbers rounded
     to 3 decimals."""
-    from hashlib_nn.claims import METRIC_LABELS
-
     names = {**METRIC_LABELS, **(names or {})}
     out = table.reset_index(drop=True).rename(columns=lambda c: names.get(str(c), str(c)))
     if "metric" in table.columns or "Metric" in out.columns:
         col = "metric" if "metric" in out.columns else "Metric"
         out[col] = out[col].map(lambda m: METRIC_LABELS.get(str(m), m))
     return out.round(3)
+
+
+def readable_style(table: pd.DataFrame | pd.Series, names: dict[str, str] | None = None,
+                   precision: int | None = 3) -> Any:
+    """``table`` as the book shows it: a pandas ``Styler`` without the index, with readable
+    column headers and floats to ``precision`` digits (``None``: pandas' default).
+
+    A default ``RangeIndex`` is dropped; any other index (widths, names) becomes leading
+    columns. Headers are relabelled only for display (the data keep their names): ``names``,
+    then the metric labels of :data:`hashlib_nn.claims.METRIC_LABELS`, else underscores as
+    spaces (``n_distinct_train`` -> "n distinct train").
+
+    >>> readable_style(pd.DataFrame({"rr_test": [0.12345], "n_bits": [10]})).to_html().count(
+    ...     "RR (test)")
+    1
+    """
+    frame = table.to_frame() if isinstance(table, pd.Series) else table
+    default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    frame = frame.reset_index(drop=default_index)
+    labels = {**METRIC_LABELS, **(names or {})}
+
+    def label(column: Any) -> str:
+        text = str(column)
+        return labels.get(text, text.replace("_", " "))
+
+    style = frame.style.hide(axis="index").format_index(label, axis=1)
+    return style.format(precision=precision) if precision is not None else style
 
 
 @dataclass

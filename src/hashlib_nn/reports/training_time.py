@@ -46,14 +46,16 @@ def _range(values: pd.Series, signed: bool = False) -> str:
 def paper_consistency(dataset: str) -> list[str]:
     """The paper's own figures side by side: its training-time figure's final test RR and its
     model-size figure's test RR at the same width (both 200 epochs of the same network, as its
-    code trains them). One sentence per shared width; none when either figure lacks values."""
+    code trains them). One sentence per shared width with a final training-time value; none when
+    either figure lacks values."""
     tt = paper_points("training_time", dataset, ["rr_test"], x="epoch", last_epoch=200)
     ms = paper_points("model_size", dataset, ["rr_test"], x="width")
     out = []
     if tt.empty or ms.empty:
         return out
-    for w in sorted(set(tt["width"]) & set(ms["width"])):
-        final = float(tt[(tt["width"] == w) & (tt["paper_x"] == "final")]["value"].iloc[0])
+    finals = tt[tt["paper_x"] == "final"]  # CIFAR-10: the figure's width 100 has no final point
+    for w in sorted(set(finals["width"]) & set(ms["width"])):
+        final = float(finals[finals["width"] == w]["value"].iloc[0])
         size = float(ms[ms["width"] == w]["value"].iloc[0])
         out.append(f"The paper's test RR at width {w}: {final:.3f} at the end of its "
                    f"training-time figure, {size:.3f} in its model-size figure.")

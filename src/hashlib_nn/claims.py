@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hashlib_nn import factors
 from hashlib_nn.analysis import (
     ACCURACY_METRICS,
     METRIC_LABELS,
@@ -60,6 +61,7 @@ from hashlib_nn.verdicts import (
     judge,
     not_tested,
     point_table,
+    tolerance,
     with_controls,
 )
 
@@ -838,8 +840,6 @@ def faithful_checks(
     >>> faithful_checks(pd.DataFrame(rows))["met"].tolist()[:5]
     [True, True, False, False, False]
     """
-    from hashlib_nn.verdicts import tolerance as point_tolerance
-
     means = _final_means(frame, dataset)
 
     def curve(metric: str, column: str = "mean") -> pd.Series:
@@ -899,8 +899,8 @@ def faithful_checks(
         lo_hi = (curve(metric, "lo").get(float(at_width), nan),
                  curve(metric, "hi").get(float(at_width), nan))  # fmt: skip
         tol = (float(accuracy_tolerance) if accuracy_tolerance is not None else
-               float(point_tolerance(*lo_hi)) if not np.isnan(lo_hi[0]) else
-               float(point_tolerance(0.0, 0.0)))  # fmt: skip
+               float(tolerance(*lo_hi)) if not np.isnan(lo_hi[0]) else
+               float(tolerance(0.0, 0.0)))  # fmt: skip
         check = f"{label} test accuracy at width {at_width}, vs the paper's"
         ours_curve = curve(metric)
         ref = paper_points("model_size", dataset, [metric], x="width")
@@ -1310,8 +1310,6 @@ def computed(verdicts: Mapping[str, Verdict]) -> bool:
 def _register_factor_verdicts() -> None:
     """Claims 3d-3f and 4 are decided by the rules of :mod:`hashlib_nn.factors` (the
     regularization, label-noise and phase-chart chapters), registered here by name."""
-    from hashlib_nn import factors
-
     for name, fn in (("regularization", factors.regularization_claim),
                      ("label_noise", factors.label_noise_claim),
                      ("dominant_factors", factors.dominant_factors_claim),

@@ -57,6 +57,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hashlib_nn.provenance import machine
+from hashlib_nn.store import open_store
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -279,7 +282,6 @@ def run_points(
     import pandas as pd
 
     from hashlib_nn.experiments import sweep
-    from hashlib_nn.store import open_store
 
     if sklearn_knn not in _SKLEARN_MODES:
         raise ValueError(f"sklearn_knn must be one of {', '.join(map(repr, _SKLEARN_MODES))}; "
@@ -336,8 +338,6 @@ def write_provenance(table: pd.DataFrame, path: str | Path) -> dict[str, Any]:
     (:func:`hashlib_nn.provenance.machine`).
     """
     import json
-
-    from hashlib_nn.provenance import machine
 
     runs = table.drop_duplicates(["experiment", "variant", "width", "depth", "n_train", "seed"])
     groups: dict[str, Any] = {}

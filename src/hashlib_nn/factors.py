@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from hashlib_nn.analysis import aggregate, final_rows
+from hashlib_nn.noise import effective_noise_rate, original_label_noise, symmetric_label_noise
 from hashlib_nn.phase import (
     REGIMES,
     PhaseThresholds,
@@ -680,7 +681,6 @@ def effective_noise_rates(configs: Iterable[Any]) -> pd.DataFrame:
     n_train, label_noise, label_noise_mode, seed): those columns and ``effective_noise``.
     """
     from hashlib_nn.experiments import get_dataset
-    from hashlib_nn.noise import effective_noise_rate, original_label_noise, symmetric_label_noise
 
     rows, seen = [], set()
     for c in configs:

@@ -76,7 +76,7 @@ import torch
 from platformdirs import user_cache_dir
 from torch import nn
 
-from hashlib_nn.categorization import categorization_report
+from hashlib_nn.categorization import categorization_report, knn_accuracy_sklearn
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.data import load_dataset
 from hashlib_nn.metrics import redundancy_ratio
@@ -374,8 +374,6 @@ def _evaluate(model: Any, config: TwinConfig, data: TwinData) -> dict[str, float
             if key in report:
                 m[key] = float(report[key])
     if "knn_sklearn" in config.suites:
-        from hashlib_nn.categorization import knn_accuracy_sklearn
-
         m["knn_sklearn_test"] = knn_accuracy_sklearn(codes_tr, data.y_train, codes_te,
                                                      data.y_test)  # fmt: skip
     return m

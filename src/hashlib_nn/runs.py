@@ -500,7 +500,7 @@ def fit_length(config: RunConfig) -> int | None:
     n = config.n_train
     if total is None:
         return None if n is None else -n  # unknown length: group equal samples only
-    if n is None or n > total:  # (n > total is an error that _run_data reports)
+    if n is None or n > total:  # (n > total: an error that experiments.run_data reports)
         return total
     return n * (total // n)
 

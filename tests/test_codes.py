@@ -166,3 +166,31 @@ def test_neural_codes_peak_memory_is_the_codes_plus_one_batch() -> None:
     size = codes.packed.nbytes
     assert size == 20_000 * 500
     assert peak < 1.3 * size, f"peak {peak / 2**20:.1f} MiB for {size / 2**20:.1f} MiB of codes"
+
+
+def test_non_finite_input_in_a_later_batch_is_refused_with_the_whole_count() -> None:
+    """The per-batch sum test finds a NaN in the last batch; the message counts all of x."""
+    model = PaperMLP(6, width=4, seed=0)
+    x = np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32)
+    x[9, 2] = np.nan
+    x[8, 0] = np.inf
+    with pytest.raises(ValueError) as err:
+        neural_codes(model, x, batch_size=3, device="cpu")
+    assert str(err.value).startswith(
+        "x holds 2 NaN or infinite values (1 NaN, 1 inf) in 2 of 10 rows; the first at row 8, "
+        "column 0.")
+
+
+def test_finite_inputs_whose_sum_overflows_are_still_coded() -> None:
+    """A float32 sum can overflow on finite inputs; the scan then passes and the codes are a
+    forward pass's ReLU outputs > 0."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = np.full((5, 4), 1e37, dtype=np.float32)
+    x[:, 1] = -1.0
+    x[2] = [-1e37, 2.0, -1e37, 0.5]
+    assert not np.isfinite(torch.as_tensor(x).sum().item())
+    codes = neural_codes(model, x, device="cpu", batch_size=2)
+    with torch.no_grad():
+        expected = (model[1](model[0](torch.as_tensor(x))) > 0).numpy().astype(np.uint8)
+    assert np.array_equal(codes.unpack(), expected)

@@ -186,9 +186,9 @@ def test_finite_inputs_whose_sum_overflows_are_still_coded() -> None:
     forward pass's ReLU outputs > 0."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    x = np.full((5, 4), 1e37, dtype=np.float32)
+    x = np.full((5, 4), 1e38, dtype=np.float32)
     x[:, 1] = -1.0
-    x[2] = [-1e37, 2.0, -1e37, 0.5]
+    x[2] = [-1e38, 2.0, -1e38, 0.5]
     assert not np.isfinite(torch.as_tensor(x).sum().item())
     codes = neural_codes(model, x, device="cpu", batch_size=2)
     with torch.no_grad():

@@ -16,6 +16,7 @@ from hashlib_nn.experiments import (
     RunConfig,
     RunResult,
     content_key,
+    notebook_progress,
     register_dataset,
     run,
     show_progress,
@@ -367,6 +368,38 @@ def test_progress_bar_only_in_a_terminal_outside_ci(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("CI")
     monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
     assert not show_progress(None)
+
+
+def test_notebook_progress_only_in_a_kernel_and_not_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("HASHLIB_NN_PROGRESS", raising=False)
+    monkeypatch.setattr(experiments, "_in_kernel", lambda: False)
+    assert not notebook_progress(None) and not notebook_progress(True)
+    monkeypatch.setattr(experiments, "_in_kernel", lambda: True)
+    assert notebook_progress(None) and notebook_progress(True) and not notebook_progress(False)
+    monkeypatch.setenv("HASHLIB_NN_PROGRESS", "0")
+    assert not notebook_progress(None) and notebook_progress(True)
+    monkeypatch.delenv("HASHLIB_NN_PROGRESS")
+    monkeypatch.setenv("CI", "true")
+    assert not notebook_progress(None)
+
+
+def test_notebook_progress_line_counts_trained_runs_only(
+    tiny: str, store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Outside a real kernel IPython's display prints each update; the last says 2 of 2."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("HASHLIB_NN_PROGRESS", raising=False)
+    monkeypatch.setattr(experiments, "_in_kernel", lambda: True)
+    configs = [cfg(seed=0), cfg(seed=1)]
+    sweep(configs, store=store)
+    out = capsys.readouterr().out
+    assert "sweep: trained 1 of 2 new run(s)" in out
+    assert out.strip().splitlines()[-1].startswith("sweep: trained 2 of 2 new run(s) in ")
+    sweep(configs, store=store)  # both read from the store: no line
+    assert "sweep:" not in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------- presets

@@ -347,7 +347,10 @@ def book_threads(threads: int | None = None) -> int:
 
 
 def _thread_environment(threads: int) -> dict[str, str]:
-    return dict.fromkeys(THREAD_VARIABLES, str(threads))
+    """The kernel's environment: ``threads`` threads, and no progress line in the chapters'
+    outputs (:func:`hashlib_nn.experiments.notebook_progress`), so that the built book reads
+    the same whether its runs were trained during the build or read from the store."""
+    return {**dict.fromkeys(THREAD_VARIABLES, str(threads)), "HASHLIB_NN_PROGRESS": "0"}
 
 
 @contextlib.contextmanager

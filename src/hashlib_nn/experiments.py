@@ -115,6 +115,7 @@ __all__ = [
     "content_key",
     "evaluate",
     "get_dataset",
+    "notebook_progress",
     "register_dataset",
     "run",
     "run_data",
@@ -396,6 +397,55 @@ def show_progress(progress: bool | None = None) -> bool:
         return False
 
 
+def _in_kernel() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def notebook_progress(progress: bool | None = None) -> bool:
+    """Whether a sweep inside a Jupyter kernel reports its training as one line in the cell's
+    output, updated in place after each trained run (there, a terminal bar would not draw):
+    never with ``progress=False``; with ``None`` only when the environment variable ``CI`` is
+    unset and ``HASHLIB_NN_PROGRESS`` is not ``0``/``false``/``no``. Runs read from the store
+    print nothing, so a chapter re-run on a filled store shows no line."""
+    off = ("0", "false", "no")
+    if progress is False or not _in_kernel():
+        return False
+    if progress:
+        return True
+    if os.environ.get("CI", "").strip().lower() not in ("", *off):
+        return False
+    return os.environ.get("HASHLIB_NN_PROGRESS", "").strip().lower() not in off
+
+
+class _Text:
+    """Shown as its text, without quotes (IPython's text/plain is the repr)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _NotebookLine:
+    """The progress line of :func:`notebook_progress`: an IPython display updated in place."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.handle: Any = None
+
+    def update(self, what: str) -> None:
+        from IPython.display import display
+
+        self.done += 1
+        text = (f"sweep: trained {self.done} of {self.total} new run(s) in "
+                f"{time.perf_counter() - self.start:.0f} s; last: {what}")  # fmt: skip
+        if self.handle is None:
+            self.handle = display(_Text(text), display_id=True)
+        else:
+            self.handle.update(_Text(text))
+
+
 def sweep(
     configs: Iterable[RunConfig],
     *,
@@ -458,6 +508,7 @@ def sweep(
             g[i : i + max_group] for g in groups.values() for i in range(0, len(g), max_group)
         ]
         bar = None
+        line = _NotebookLine(len(todo)) if notebook_progress(progress) else None
 
         def finished(r: RunResult, stored: bool = False) -> None:
             if st is not None and not stored:
@@ -465,10 +516,12 @@ def sweep(
             results[r.key] = r
             if bar is not None:
                 bar.update(1)
+            if line is not None:
+                line.update(r.config.describe())
             if on_result is not None:
                 on_result(r)
 
-        if show_progress(progress):
+        if line is None and show_progress(progress):
             from tqdm import tqdm  # a terminal bar: never drawn inside a kernel
 
             bar = tqdm(total=len(todo), unit="run", desc="sweep", dynamic_ncols=True)

@@ -33,6 +33,10 @@ def readable(table: pd.DataFrame, names: dict[str, str] | None = None) -> pd.Dat
     return out.round(3)
 
 
+#: How a table in the book shows a missing value.
+MISSING = "—"
+
+
 def readable_style(table: pd.DataFrame | pd.Series, names: dict[str, str] | None = None,
                    precision: int | None = 3) -> Any:
     """``table`` as the book shows it: a pandas ``Styler`` without the index, with readable
@@ -41,11 +45,15 @@ def readable_style(table: pd.DataFrame | pd.Series, names: dict[str, str] | None
     A default ``RangeIndex`` is dropped; any other index (widths, names) becomes leading
     columns. Headers are relabelled only for display (the data keep their names): ``names``,
     then the metric labels of :data:`hashlib_nn.claims.METRIC_LABELS`, else underscores as
-    spaces (``n_distinct_train`` -> "n distinct train").
+    spaces (``n_distinct_train`` -> "n distinct train"). A missing value (NaN, None) shows as
+    an em dash, not "nan".
 
     >>> readable_style(pd.DataFrame({"rr_test": [0.12345], "n_bits": [10]})).to_html().count(
     ...     "RR (test)")
     1
+    >>> html = readable_style(pd.DataFrame({"paper": [0.5, None], "ours": [0.25, 0.75]})).to_html()
+    >>> "nan" in html, html.count(">—<")
+    (False, 1)
     """
     frame = table.to_frame() if isinstance(table, pd.Series) else table
     default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
@@ -57,7 +65,7 @@ def readable_style(table: pd.DataFrame | pd.Series, names: dict[str, str] | None
         return labels.get(text, text.replace("_", " "))
 
     style = frame.style.hide(axis="index").format_index(label, axis=1)
-    return style.format(precision=precision) if precision is not None else style
+    return style.format(precision=precision, na_rep=MISSING)
 
 
 @dataclass
@@ -86,6 +94,7 @@ class ChapterReport:
         for chart in self.charts.values():
             display(chart)
         for table in self.tables.values():
-            display(table.style.hide(axis="index") if hasattr(table, "style") else table)
+            display(readable_style(table) if isinstance(table, (pd.DataFrame, pd.Series))
+                    else table)
         for verdict in self.verdicts.values():
             display(verdict)

@@ -563,9 +563,9 @@ def test_claims_table_leads_with_standard() -> None:
     assert table["Quick"].tolist() == ["not reproduced", "", "not reproduced", ""]
     assert table["Standard basis"].str.contains("standard preset").all()
     assert table["Quick basis"].iloc[0].startswith("mnist, quick preset")
-    assert not table["Gap explained"].any()
+    assert table["Gap discussed in"].tolist() == [""] * 4
     swapped = claims.claims_table(quick)
-    assert swapped["Gap explained"].tolist() == [True, True]
+    assert swapped["Gap discussed in"].tolist() == [claims.GAP_CHAPTER] * 2
     with pytest.raises(ValueError, match=r"unknown claim\(s\) \['speed'\]"):
         claims.claims_table({"speed": standard["determinism"]})
 

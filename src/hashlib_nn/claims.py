@@ -1263,6 +1263,8 @@ def claims_frame(verdicts: Mapping[str, Verdict]) -> pd.DataFrame:
 
 #: Statuses for which the claims page points to the appendix on why our numbers differ.
 GAP_STATUSES = ("partly reproduced", "not reproduced")
+#: Where the book discusses a gap to the paper (the claims table names it).
+GAP_CHAPTER = "Why our numbers differ"
 
 
 def claims_table(
@@ -1274,9 +1276,9 @@ def claims_table(
     Columns: ``Claim`` (number), ``Statement``, ``Standard (faithful protocol)`` and its
     ``Standard basis`` and ``Largest gap (standard)``, ``Quick`` and ``Quick basis`` (empty
     when ``quick`` lacks the claim or is None), ``Controls`` (each control's status under the
-    same rule, on the standard side; empty where no control was run) and ``Gap explained``
-    (True where the standard verdict is partly or not reproduced: the chapter
-    *Why our numbers differ* discusses the gap).
+    same rule, on the standard side; empty where no control was run) and ``Gap discussed in``
+    (:data:`GAP_CHAPTER`, the chapter that discusses the gap, where the standard verdict is
+    partly or not reproduced; empty otherwise).
     """
     unknown = [n for n in [*standard, *(quick or {})] if n not in CLAIMS]
     if unknown:
@@ -1293,11 +1295,11 @@ def claims_table(
             "Quick": q.status if q else "",
             "Quick basis": q.basis if q else "",
             "Controls": "; ".join(f"{k}: {s}" for k, s in v.controls.items()),
-            "Gap explained": v.status in GAP_STATUSES,
+            "Gap discussed in": GAP_CHAPTER if v.status in GAP_STATUSES else "",
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["Claim", "Statement", "Standard (faithful protocol)",
                                        "Standard basis", "Largest gap (standard)", "Quick",
-                                       "Quick basis", "Controls", "Gap explained"])  # fmt: skip
+                                       "Quick basis", "Controls", "Gap discussed in"])  # fmt: skip
 
 
 def computed(verdicts: Mapping[str, Verdict]) -> bool:

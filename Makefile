@@ -53,7 +53,7 @@ html: venv
 
 # Opens every built page in headless Chromium with no network: charts drawn, math typeset.
 check: venv
-	$(BIN)/python -m hashlib_nn.book check
+	$(BIN)/python tools/book_check.py
 
 # Side-by-side speed and memory ratios against the original pipeline (benchmarks/README.md).
 # Writes the committed figures; refuses when the load average is above 1.5 unless FORCE=1.

@@ -5,6 +5,7 @@ finds both problems."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 from pathlib import Path
@@ -78,3 +79,45 @@ def test_the_detector_passes_a_layered_package(graph: ModuleType, tmp_path: Path
     found = graph.measure(pkg, "pkg")
     assert found["cycles"] == [] and found["private"] == []
     assert found["in_functions"] == [("pkg.high", "pkg.low")]
+
+
+def _code_strings_and_imports(path: Path) -> tuple[list[str], list[str]]:
+    """The string constants and names of a module that are not docstrings, and what it imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    words: list[str] = []
+    imports: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in docstrings:
+                words.append(node.value)
+        elif isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            words.append(node.name)
+        elif isinstance(node, ast.Import):
+            imports.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imports.append(node.module)
+    return words, imports
+
+
+def test_the_installed_package_has_no_browser_check_or_benchmark_code() -> None:
+    """Development tools live outside ``src/`` (issue 14): the browser check of the built book in
+    ``tools/book_check.py``, the benchmarks in ``benchmarks/``. Docstrings may name them."""
+    found = []
+    for path in sorted((ROOT / "src" / "hashlib_nn").rglob("*.py")):
+        words, imports = _code_strings_and_imports(path)
+        rel = path.relative_to(ROOT)
+        found += [f"{rel}: {w!r}" for w in words if "chromium" in w.lower() or w == "dump_dom"]
+        found += [f"{rel}: imports {m}" for m in imports
+                  if m.split(".")[0] in ("benchmarks", "tools", "bench")]  # fmt: skip
+    assert found == []
+    assert (ROOT / "tools" / "book_check.py").is_file()

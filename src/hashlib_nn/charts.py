@@ -13,7 +13,7 @@ Altair's default renderers load Vega from a CDN, so a book read offline shows bl
   with a band over repeats, and the paper's digitized values as distinct point markers.
 - Every chart title names the preset its runs come from (``chart_title``): the chart helpers take
   a required ``preset`` argument, and the browser check of the built book
-  (``python -m hashlib_nn.book check``) fails on a chart whose title names none.
+  (``tools/book_check.py``, ``make check``) fails on a chart whose title names none.
 """
 
 from __future__ import annotations

@@ -388,6 +388,12 @@ def test_encode_matches_neural_codes_and_model_path_of_per_layer_rr() -> None:
     assert table.rr_prefix.iloc[-1] == redundancy_ratio(ref)
     with pytest.raises(ValueError, match=r"^out must be a uint8 array of shape \(10, 324\)"):
         encode(model, x, out=np.zeros((10, 3), np.uint8), device="cpu")
+    # with the logits, as neural_codes gives them (the CNN runs' accuracy costs no second pass)
+    codes, logits = encode(model, x, batch_size=3, device="cpu", return_logits=True)
+    ref_codes, ref_logits = neural_codes(model, x, device="cpu", return_logits=True)
+    np.testing.assert_array_equal(codes.packed, ref_codes.packed)
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-6, atol=1e-6)
+    assert logits.shape[0] == 10 and logits.dtype == np.float32
 
 
 @cuda

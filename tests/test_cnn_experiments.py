@@ -5,6 +5,7 @@ Tiny synthetic images (1x12x12) and a quarter-width ResNet8: seconds."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from hashlib_nn.cnn_experiments import (
 )
 from hashlib_nn.data import Dataset
 from hashlib_nn.metrics import redundancy_ratio
+from hashlib_nn.presets import str_list
 from hashlib_nn.store import CorruptEntryWarning, Store
 
 N_TRAIN, N_TEST = 64, 32
@@ -198,6 +200,20 @@ def test_a_damaged_entry_is_reported_and_recomputed(data: Dataset, tmp_path: Pat
     assert Store(tmp_path).results() == []  # the MLP store neither lists nor quarantines it
 
 
+def test_an_entry_of_another_schema_is_left_in_place(data: Dataset, tmp_path: Path) -> None:
+    """The CNN runs' entries are read by the store's own reader (hashlib_nn.store.read_entry)."""
+    kw = {**RUN, "epochs": 0, "metrics": ()}
+    first = cnn_run("resnet8", data, **kw, store=tmp_path)  # type: ignore[arg-type]
+    path = tmp_path / "cnn" / f"{first.key}.json"
+    entry = json.loads(path.read_text())
+    entry["schema"] = 999
+    path.write_text(json.dumps(entry))
+    message = f"CNN store entry {path} is intact but has schema 999; this version reads 1"
+    with pytest.warns(CorruptEntryWarning, match=re.escape(message)):
+        again = cnn_run("resnet8", data, **kw, store=tmp_path)  # type: ignore[arg-type]
+    assert not again.from_store and not path.with_name(path.name + ".corrupt").exists()
+
+
 def test_no_store(data: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HASHLIB_NN_STORE", str(tmp_path))
     cnn_run("resnet8", data, **{**RUN, "epochs": 0, "metrics": ()}, store=False)  # type: ignore
@@ -240,6 +256,22 @@ def test_presets_and_schedule() -> None:
         chapter_runs("huge")
     assert default_hflip("fashion-mnist") and default_hflip("cifar10")
     assert not default_hflip("mnist")
+
+
+@pytest.mark.parametrize("model", [
+    "[resnet20, vgg16]", "['resnet20', 'vgg16']", "resnet20, vgg16", ["resnet20", " vgg16"],
+    ("resnet20", "vgg16"),
+])  # fmt: skip
+def test_chapter_runs_parses_models_as_the_chapters_parse_lists(model: object) -> None:
+    """One parser (hashlib_nn.presets.str_list) for the CNN chapter's models and the chapters'
+    list parameters; a bad value is refused with what would be accepted."""
+    assert str_list(model) == ("resnet20", "vgg16")
+    runs = chapter_runs("smoke", model=model)  # type: ignore[arg-type]
+    assert [r["model_name"] for r in runs] == ["resnet20", "vgg16"]
+    assert [r["model_name"] for r in chapter_runs("smoke", model="vgg16")] == ["vgg16"]
+    with pytest.raises(ValueError, match=re.escape("a list of names such as '[resnet20, vgg16]'; "
+                                                   "got [1]")):  # fmt: skip
+        chapter_runs("smoke", model=[1])  # type: ignore[list-item]
 
 
 def test_bits_per_image_matches_the_cnn_module() -> None:

@@ -60,7 +60,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -580,6 +580,20 @@ def _progress_bar(total: int, show: bool | None):  # type: ignore[no-untyped-def
     return tqdm(total=total, disable=not show, unit="img", leave=False)
 
 
+@overload
+def encode(
+    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int | None = ...,
+    max_batch_bytes: int | None = ..., out: np.ndarray | None = ...,
+    device: str | torch.device = ..., progress: bool | None = ...,
+    return_logits: Literal[False] = ...,
+) -> NeuralCodes: ...
+@overload
+def encode(
+    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int | None = ...,
+    max_batch_bytes: int | None = ..., out: np.ndarray | None = ...,
+    device: str | torch.device = ..., progress: bool | None = ...,
+    return_logits: Literal[True],
+) -> tuple[NeuralCodes, np.ndarray]: ...
 def encode(
     model: nn.Module,
     x: np.ndarray | torch.Tensor,
@@ -589,8 +603,13 @@ def encode(
     out: np.ndarray | None = None,
     device: str | torch.device = "auto",
     progress: bool | None = None,
-) -> NeuralCodes:
+    return_logits: bool = False,
+) -> NeuralCodes | tuple[NeuralCodes, np.ndarray]:
     """Packed neural codes of images ``x`` with bounded memory (same bits as ``neural_codes``).
+
+    With ``return_logits`` the model outputs come too, float32 on the host (``(codes, logits)``,
+    as :func:`hashlib_nn.codes.neural_codes` returns them): the network's own accuracy costs no
+    second pass (:func:`hashlib_nn.cnn_experiments.cnn_run` measures it so).
 
     The model must already be on ``device``; ``x`` may be anywhere (batches are moved).
 
@@ -632,13 +651,18 @@ def encode(
             f"out must be a uint8 array of shape {(len(x), n_bytes)}; got {out.dtype} "
             f"{out.shape}"
         )
+    logits: list[np.ndarray] = []
     with _progress_bar(len(x), progress) as bar:
         for s in range(0, len(x), batch_size):
-            part = neural_codes(model, x[s : s + batch_size], batch_size=batch_size, device=dev)
-            assert isinstance(part, NeuralCodes)
+            part = neural_codes(model, x[s : s + batch_size], batch_size=batch_size, device=dev,
+                                return_logits=return_logits)  # fmt: skip
+            if isinstance(part, tuple):
+                part, batch_logits = part
+                logits.append(batch_logits)
             out[s : s + len(part)] = part.packed
             bar.update(len(part))
-    return NeuralCodes(out, n_bits, tuple(layer.n_bits for layer in layout))
+    codes = NeuralCodes(out, n_bits, tuple(layer.n_bits for layer in layout))
+    return (codes, np.concatenate(logits)) if return_logits else codes
 
 
 def _check_range(start: int, stop: int, n_bits: int) -> None:

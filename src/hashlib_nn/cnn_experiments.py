@@ -72,18 +72,19 @@ from hashlib_nn.cnn import (
     CNNTrainConfig,
     build_cnn,
     code_layout,
+    encode,
     per_layer_redundancy,
     random_bit_positions,
     take_bits,
     varying_bits,
 )
-from hashlib_nn.codes import NeuralCodes, neural_codes
+from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.data import Dataset, load_dataset
 from hashlib_nn.device import resolve_device
-from hashlib_nn.metrics import distinct_codes, redundancy_ratio
-from hashlib_nn.store import CorruptEntryWarning, open_store
+from hashlib_nn.metrics import count_distinct, redundancy_ratio
+from hashlib_nn.presets import str_list
+from hashlib_nn.store import open_store, read_entry, write_entry
 from hashlib_nn.train import deviation_identity
-from hashlib_nn.validation import atomic_write, checksum
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -318,52 +319,18 @@ def _entry_path(store: StoreLike | None, key: str) -> Path:
     return _store_dir(store) / f"{key}.json"
 
 
+def _from_store(payload: dict[str, Any]) -> CNNRunResult:
+    return CNNRunResult.from_dict(payload, from_store=True)
+
+
 def _store_get(store: StoreLike | None, key: str) -> CNNRunResult | None:
-    path = _entry_path(store, key)
-    try:
-        entry = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reason = f"not readable JSON ({exc})"
-    else:
-        payload = entry.get("payload") if isinstance(entry, dict) else None
-        if not isinstance(entry, dict) or entry.get("format") != FORMAT:
-            reason = f"not a {FORMAT} entry"
-        elif entry.get("sha256") != checksum(payload):
-            reason = "checksum mismatch (truncated or edited)"
-        elif entry.get("key") != key or not isinstance(payload, dict) or payload.get("key") != key:
-            reason = "holds another key than its file name's"
-        elif entry.get("schema") != CNN_SCHEMA_VERSION:
-            warnings.warn(f"CNN store entry {path} has schema {entry.get('schema')!r}; this "
-                          f"version reads {CNN_SCHEMA_VERSION}; the run will be recomputed",
-                          CorruptEntryWarning, stacklevel=3)  # fmt: skip
-            return None
-        else:
-            try:
-                return CNNRunResult.from_dict(payload, from_store=True)
-            except (KeyError, TypeError, ValueError) as exc:
-                warnings.warn(f"CNN store entry {path} cannot be read by this version "
-                              f"({type(exc).__name__}: {exc}); the run will be recomputed",
-                              CorruptEntryWarning, stacklevel=3)  # fmt: skip
-                return None
-    aside = path.with_name(path.name + ".corrupt")
-    try:
-        os.replace(path, aside)
-    except OSError:
-        pass
-    warnings.warn(f"CNN store entry {path} is corrupt: {reason}; moved to {aside.name}, the run "
-                  "will be recomputed", CorruptEntryWarning, stacklevel=3)  # fmt: skip
-    return None
+    return read_entry(_entry_path(store, key), format=FORMAT, schema=CNN_SCHEMA_VERSION,
+                      parse=_from_store, label="CNN store entry", stacklevel=3)  # fmt: skip
 
 
 def _store_put(store: StoreLike | None, result: CNNRunResult) -> Path:
-    payload = result.to_dict()
-    entry = {"format": FORMAT, "schema": CNN_SCHEMA_VERSION, "key": result.key,
-             "sha256": checksum(payload), "payload": payload}  # fmt: skip
-    path = _entry_path(store, result.key)
-    atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
-    return path
+    return write_entry(_entry_path(store, result.key), format=FORMAT, schema=CNN_SCHEMA_VERSION,
+                       key=result.key, payload=result.to_dict())  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -428,22 +395,6 @@ def _images(dataset: str | Dataset, n_train: int | None, n_test: int | None) -> 
 # ----------------------------------------------------------------------------------------------
 
 
-def _encode_with_logits(
-    model: nn.Module, x: np.ndarray, device: torch.device, n_bits: int,
-    layer_sizes: tuple[int, ...], batch_size: int,
-) -> tuple[NeuralCodes, np.ndarray]:
-    """:func:`hashlib_nn.cnn.encode` (one preallocated packed matrix), plus the logits."""
-    out = np.empty((len(x), (n_bits + 7) // 8), dtype=np.uint8)
-    logits = []
-    for s in range(0, len(x), batch_size):
-        part = neural_codes(model, x[s : s + batch_size], batch_size=batch_size, device=device,
-                            return_logits=True)  # fmt: skip
-        assert isinstance(part, tuple)
-        out[s : s + len(part[0])] = part[0].packed
-        logits.append(part[1])
-    return NeuralCodes(out, n_bits, layer_sizes), np.concatenate(logits)
-
-
 def _net_metrics(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     import torch
     import torch.nn.functional as F
@@ -482,12 +433,12 @@ def _evaluate(
     sizes = tuple(layer.n_bits for layer in layout)
     names = [layer.name for layer in layout]
     t0 = time.perf_counter()
-    codes_tr, logits_tr = _encode_with_logits(model, data.x_train, device, n_bits, sizes,
-                                              batch_size)  # fmt: skip
+    codes_tr, logits_tr = encode(model, data.x_train, batch_size=batch_size, device=device,
+                                 progress=False, return_logits=True)  # fmt: skip
     timings["encode_train"] = time.perf_counter() - t0
     t = time.perf_counter()
-    codes_te, logits_te = _encode_with_logits(model, data.x_test, device, n_bits, sizes,
-                                              batch_size)  # fmt: skip
+    codes_te, logits_te = encode(model, data.x_test, batch_size=batch_size, device=device,
+                                 progress=False, return_logits=True)  # fmt: skip
     timings["encode_test"] = time.perf_counter() - t
     memory["codes_train"] = codes_tr.packed.nbytes / _MIB
     memory["codes_test"] = codes_te.packed.nbytes / _MIB
@@ -496,9 +447,8 @@ def _evaluate(
                            "bytes_per_image": float(codes_tr.n_bytes)}  # fmt: skip
     t = time.perf_counter()
     for split, codes in (("train", codes_tr), ("test", codes_te)):
-        d = distinct_codes(codes).n_distinct
-        m[f"rr_{split}"] = (len(codes) - d) / len(codes)
-        m[f"n_distinct_{split}"] = float(d)
+        m[f"rr_{split}"] = redundancy_ratio(codes)
+        m[f"n_distinct_{split}"] = float(count_distinct(codes))
     timings["rr"] = time.perf_counter() - t
     t = time.perf_counter()
     m["net_loss_train"], m["net_acc_train"] = _net_metrics(logits_tr, data.y_train)
@@ -785,9 +735,7 @@ def chapter_runs(
     if preset not in CNN_PRESETS:
         raise ValueError(f"preset must be one of {list(CNN_PRESETS)}; got {preset!r}")
     p = CNN_PRESETS[preset]
-    if isinstance(model, str):
-        model = [s.strip(" '\"") for s in model.strip("[]()").split(",") if s.strip(" '\"")]
-    models = tuple(model) if model else p.models
+    models = str_list(model) if model else p.models
     e = p.epochs if epochs is None else int(epochs)
     cps = p.checkpoints if epochs is None else (0, e)
     return [dict(model_name=m, dataset=dataset or p.dataset,

@@ -88,6 +88,7 @@ __all__ = [
     "phase_chart_axes",
     "predicted_vs_measured",
     "protocol_for",
+    "str_list",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -470,13 +471,37 @@ def _str(v: Any) -> str:
     raise _Invalid
 
 
-def _str_list(v: Any) -> tuple[str, ...]:
-    parsed = _literal(v)
+def str_list(value: Any) -> tuple[str, ...]:
+    """A name or a list of names, typed or as papermill passes it (a string): ``"mnist"``,
+    ``["mnist", "cifar10"]``, ``"['mnist', 'cifar10']"``, and unquoted ``"[mnist, cifar10]"`` or
+    ``"mnist, cifar10"``. Names are stripped; an empty one is refused (``ValueError``). The
+    list parameters of the chapters and :func:`hashlib_nn.cnn_experiments.chapter_runs`' models
+    use it.
+
+    >>> str_list("[resnet20, vgg16]")
+    ('resnet20', 'vgg16')
+    """
+    parsed = _literal(value)
     if isinstance(parsed, str):
-        return (_str(parsed),)
+        text = parsed.strip()
+        if text[:1] + text[-1:] in ("[]", "()") or "," in text:
+            parsed = [s.strip(" '\"") for s in text.strip("[]()").split(",")]
+            parsed = [s for s in parsed if s]
+        else:
+            parsed = [text]
     if isinstance(parsed, list | tuple) and parsed and all(isinstance(x, str) for x in parsed):
-        return tuple(_str(x) for x in parsed)
-    raise _Invalid
+        names = tuple(x.strip() for x in parsed)
+        if all(names):
+            return names
+    raise ValueError(f"expected a name or a list of names such as '[resnet20, vgg16]'; "
+                     f"got {value!r}")  # fmt: skip
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    try:
+        return str_list(v)
+    except ValueError:
+        raise _Invalid from None
 
 
 def _float_list(v: Any, lo: float, hi: float, *, hi_open: bool = False) -> tuple[float, ...]:

@@ -29,9 +29,9 @@ import contextlib
 import json
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from hashlib_nn.validation import atomic_write, checksum
 
@@ -40,12 +40,21 @@ if TYPE_CHECKING:
 
     from hashlib_nn.runs import RunConfig, RunResult
 
-__all__ = ["CorruptEntryWarning", "Store", "StoreLike", "default_root", "open_store"]
+__all__ = [
+    "CorruptEntryWarning",
+    "Store",
+    "StoreLike",
+    "default_root",
+    "open_store",
+    "read_entry",
+    "write_entry",
+]
 
 FORMAT = "hashlib_nn.run"
 ENV_VAR = "HASHLIB_NN_STORE"
 
 StoreLike = Union["Store", str, os.PathLike]
+T = TypeVar("T")
 
 
 class CorruptEntryWarning(UserWarning):
@@ -124,7 +133,9 @@ class Store:
 
     def get(self, key: str | RunConfig) -> RunResult | None:
         """The stored result, or None when absent or corrupt (a corrupt one is reported with a
-        :class:`CorruptEntryWarning` and moved aside)."""
+        :class:`CorruptEntryWarning` and moved aside; :func:`read_entry`)."""
+        from hashlib_nn.runs import SCHEMA_VERSION, RunResult
+
         path = self.path(key)
         try:
             st = path.stat()
@@ -134,58 +145,12 @@ class Store:
         cached = self._cache.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        try:
-            result = self._read(path)
-        except _Unreadable as exc:
-            warnings.warn(f"result store entry {path} is intact but {exc}; the run will be "
-                          "recomputed", CorruptEntryWarning, stacklevel=2)  # fmt: skip
-            return None
-        except _Corrupt as exc:
-            self._quarantine(path, str(exc))
-            return None
-        self._cache[path] = (stamp, result)
-        return result
-
-    def _read(self, path: Path) -> RunResult:
-        from hashlib_nn.runs import SCHEMA_VERSION, RunResult
-
-        try:
-            entry = json.loads(path.read_bytes())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _Corrupt(f"not readable JSON ({exc})") from None
-        if not isinstance(entry, dict) or entry.get("format") != FORMAT:
-            raise _Corrupt(f"not a {FORMAT} entry")
-        payload = entry.get("payload")
-        if entry.get("sha256") != checksum(payload):
-            raise _Corrupt("checksum mismatch (truncated or edited)")
-        if (
-            entry.get("key") != path.stem
-            or not isinstance(payload, dict)
-            or payload.get("key") != path.stem
-        ):
-            raise _Corrupt(f"holds key {entry.get('key')!r}, not its file name's")
-        if entry.get("schema") != SCHEMA_VERSION:
-            raise _Unreadable(f"has schema {entry.get('schema')!r}; this version reads "
-                              f"{SCHEMA_VERSION}")  # fmt: skip
-        try:
-            return RunResult.from_dict(payload)
-        except (KeyError, TypeError, ValueError) as exc:
-            # The checksum holds, so the file is as written: a version mismatch, not damage.
-            raise _Unreadable(
-                f"cannot be read by this version ({type(exc).__name__}: {exc})"
-            ) from None
-
-    def _quarantine(self, path: Path, reason: str) -> None:
-        aside = path.with_name(path.name + ".corrupt")
-        with contextlib.suppress(OSError):
-            os.replace(path, aside)
         self._cache.pop(path, None)
-        warnings.warn(
-            f"result store entry {path} is corrupt: {reason}; moved to {aside.name}, the run will "
-            "be recomputed",
-            CorruptEntryWarning,
-            stacklevel=3,
-        )
+        result = read_entry(path, format=FORMAT, schema=SCHEMA_VERSION,
+                            parse=RunResult.from_dict, stacklevel=2)  # fmt: skip
+        if result is not None:
+            self._cache[path] = (stamp, result)
+        return result
 
     def results(self, configs: Iterable[RunConfig] | None = None, **where: Any) -> list[RunResult]:
         """Stored results: those of ``configs`` that are present (in that order), or all, then
@@ -237,10 +202,8 @@ class Store:
         """Write one result atomically (replacing any entry with the same key)."""
         payload = result.to_dict()
         key = _key_of(payload["key"])
-        entry = {"format": FORMAT, "schema": payload["schema"], "key": key,
-                 "sha256": checksum(payload), "payload": payload}  # fmt: skip
-        path = self.path(key)
-        atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
+        path = write_entry(self.path(key), format=FORMAT, schema=payload["schema"], key=key,
+                           payload=payload)  # fmt: skip
         self._cache.pop(path, None)
         return path
 
@@ -267,6 +230,68 @@ class _Corrupt(Exception):
 
 class _Unreadable(Exception):
     """The file is intact but not readable by this version: left in place, recomputed."""
+
+
+def write_entry(path: Path, *, format: str, schema: int, key: str,
+                payload: Mapping[str, Any]) -> Path:  # fmt: skip
+    """Write ``payload`` atomically as a checksummed entry (the layout of the module docstring,
+    ``format`` naming the kind of entry); returns ``path``."""
+    entry = {"format": format, "schema": schema, "key": key,
+             "sha256": checksum(payload), "payload": payload}  # fmt: skip
+    atomic_write(path, json.dumps(entry, indent=1, allow_nan=True).encode())
+    return path
+
+
+def read_entry(path: Path, *, format: str, schema: int, parse: Callable[[dict[str, Any]], T],
+               label: str = "result store entry", stacklevel: int = 1) -> T | None:  # fmt: skip
+    """The payload of the entry at ``path`` (written by :func:`write_entry`) parsed by
+    ``parse``, or None: when the file is absent; when it does not parse as JSON, is not a
+    ``format`` entry, fails its checksum or holds another key than its file name's (reported
+    with a :class:`CorruptEntryWarning` and moved aside to ``<key>.json.corrupt``); when it is
+    intact but of another ``schema`` or ``parse`` refuses it (reported, left in place).
+    ``label`` starts the warning; ``stacklevel`` counts from the caller of this function.
+    The store's own entries and the CNN runs' (:mod:`hashlib_nn.cnn_experiments`) share it."""
+    try:
+        return _read(path, format, schema, parse)
+    except FileNotFoundError:
+        return None
+    except _Unreadable as exc:
+        warnings.warn(f"{label} {path} is intact but {exc}; the run will be recomputed",
+                      CorruptEntryWarning, stacklevel=stacklevel + 1)  # fmt: skip
+        return None
+    except _Corrupt as exc:
+        aside = path.with_name(path.name + ".corrupt")
+        with contextlib.suppress(OSError):
+            os.replace(path, aside)
+        warnings.warn(f"{label} {path} is corrupt: {exc}; moved to {aside.name}, the run will "
+                      "be recomputed", CorruptEntryWarning, stacklevel=stacklevel + 1)  # fmt: skip
+        return None
+
+
+def _read(path: Path, format: str, schema: int, parse: Callable[[dict[str, Any]], T]) -> T:
+    try:
+        entry = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Corrupt(f"not readable JSON ({exc})") from None
+    if not isinstance(entry, dict) or entry.get("format") != format:
+        raise _Corrupt(f"not a {format} entry")
+    payload = entry.get("payload")
+    if entry.get("sha256") != checksum(payload):
+        raise _Corrupt("checksum mismatch (truncated or edited)")
+    key = path.stem
+    if entry.get("key") != key or not isinstance(payload, dict) or payload.get("key") != key:
+        raise _Corrupt(f"holds key {entry.get('key')!r}, not its file name's")
+    if entry.get("schema") != schema:
+        raise _Unreadable(f"has schema {entry.get('schema')!r}; this version reads {schema}")
+    try:
+        return parse(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        # The checksum holds, so the file is as written: a version mismatch, not damage.
+        raise _Unreadable(
+            f"cannot be read by this version ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _matches(config: RunConfig, where: dict[str, Any]) -> bool:

@@ -81,7 +81,7 @@ from hashlib_nn.cnn import (
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.data import Dataset, load_dataset
 from hashlib_nn.device import resolve_device
-from hashlib_nn.metrics import count_distinct, redundancy_ratio
+from hashlib_nn.metrics import count_distinct, net_metrics, redundancy_ratio
 from hashlib_nn.presets import str_list
 from hashlib_nn.store import open_store, read_entry, write_entry
 from hashlib_nn.train import deviation_identity
@@ -395,14 +395,6 @@ def _images(dataset: str | Dataset, n_train: int | None, n_test: int | None) -> 
 # ----------------------------------------------------------------------------------------------
 
 
-def _net_metrics(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    import torch
-    import torch.nn.functional as F
-
-    loss = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y)).item()
-    return loss, float((logits.argmax(1) == y).mean())
-
-
 def _bit_counts(n: int) -> list[int]:
     """8, 16, 32, ... below ``n``, then ``n``."""
     counts = [2**j for j in range(3, max(3, math.ceil(math.log2(max(n, 1)))))]
@@ -451,8 +443,8 @@ def _evaluate(
         m[f"n_distinct_{split}"] = float(count_distinct(codes))
     timings["rr"] = time.perf_counter() - t
     t = time.perf_counter()
-    m["net_loss_train"], m["net_acc_train"] = _net_metrics(logits_tr, data.y_train)
-    m["net_loss_test"], m["net_acc_test"] = _net_metrics(logits_te, data.y_test)
+    m["net_loss_train"], m["net_acc_train"] = net_metrics(logits_tr, data.y_train)
+    m["net_loss_test"], m["net_acc_test"] = net_metrics(logits_te, data.y_test)
     timings["net"] = time.perf_counter() - t
 
     t = time.perf_counter()

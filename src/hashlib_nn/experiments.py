@@ -58,7 +58,7 @@ from hashlib_nn.distributed import (
     resolve_scheduler,
     run_on_cluster,
 )
-from hashlib_nn.metrics import collision_fraction, distinct_codes
+from hashlib_nn.metrics import collision_fraction, distinct_codes, net_metrics
 from hashlib_nn.models import PaperMLP
 from hashlib_nn.noise import original_label_noise, symmetric_label_noise
 from hashlib_nn.provenance import versions
@@ -205,15 +205,6 @@ def build_model(config: RunConfig, data: RunData) -> PaperMLP:
     )
 
 
-def _net_metrics(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    import torch
-    import torch.nn.functional as F
-
-    t = torch.from_numpy(logits)
-    loss = F.cross_entropy(t, torch.from_numpy(y)).item()
-    return loss, float((logits.argmax(1) == y).mean())
-
-
 def _codes_and_logits(
     model: nn.Module, x: np.ndarray, device: Any
 ) -> tuple[NeuralCodes, np.ndarray]:
@@ -249,8 +240,8 @@ def evaluate(model: nn.Module, config: RunConfig, data: RunData, device: Any,
         timings["rr"] = time.perf_counter() - t
     if "net" in config.metrics:
         t = time.perf_counter()
-        m["net_loss_train"], m["net_acc_train"] = _net_metrics(logits_tr, data.y_eval)
-        m["net_loss_test"], m["net_acc_test"] = _net_metrics(logits_te, data.y_test)
+        m["net_loss_train"], m["net_acc_train"] = net_metrics(logits_tr, data.y_eval)
+        m["net_loss_test"], m["net_acc_test"] = net_metrics(logits_te, data.y_test)
         if config.label_noise > 0:  # the training labels are noisy: also score the clean ones
             m["net_acc_clean_train"] = float((logits_tr.argmax(1) == data.y_eval_clean).mean())
         timings["net"] = time.perf_counter() - t

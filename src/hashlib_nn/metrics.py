@@ -29,6 +29,7 @@ __all__ = [
     "collision_fraction",
     "count_distinct",
     "distinct_codes",
+    "net_metrics",
     "redundancy_ratio",
 ]
 
@@ -198,3 +199,14 @@ def collision_fraction(codes: NeuralCodes | np.ndarray) -> float:
 
 
 collision_fraction.higher_is_better = False  # type: ignore[attr-defined]
+
+
+def net_metrics(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The network's own mean cross-entropy and accuracy on labels ``y`` from its logits
+    (float32, as :func:`hashlib_nn.codes.neural_codes` returns them with ``return_logits``):
+    ``(loss, accuracy)``. The MLP and CNN runs' ``net_loss_*``/``net_acc_*``."""
+    import torch
+    import torch.nn.functional as F
+
+    loss = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y)).item()
+    return loss, float((logits.argmax(1) == y).mean())

@@ -40,7 +40,7 @@ class _Py2Pickler(_PurePythonPickler):
     dispatch[bytes] = save_py2_str
 
 
-def _py2_dump(obj: object, path: Path) -> None:
+def py2_dump(obj: object, path: Path) -> None:
     buf = io.BytesIO()
     _Py2Pickler(buf, protocol=2).dump(obj)
     path.write_bytes(buf.getvalue())
@@ -72,11 +72,11 @@ def write_cifar10_folder(
             b"data": data,
             b"filenames": [f"img_{i}_{j}.png".encode() for j in range(k)],
         }
-        _py2_dump(batch, folder / name)
+        py2_dump(batch, folder / name)
         rows.append(data)
         labels.append(y)
     names = [c.encode() for c in D._SPECS["cifar10"].class_names]
-    _py2_dump(
+    py2_dump(
         {b"num_cases_per_batch": n, b"label_names": names, b"num_vis": 3072},
         folder / D._CIFAR_META,
     )

@@ -3,13 +3,12 @@ charts drawn, math typeset, figures numbered and titled with their preset, layou
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tool_loader import load_tool
 
 from hashlib_nn import book
 
@@ -17,20 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = book.chapters(ROOT)
 
 
-def _load_tool() -> ModuleType:
-    path = ROOT / "tools" / "book_check.py"
-    spec = importlib.util.spec_from_file_location("book_check", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(spec.name, None)
-    return module
 
 
-book_check = _load_tool()
+book_check = load_tool("book_check")
 
 
 # --- DOM check of the built pages ---------------------------------------------------------

@@ -14,7 +14,6 @@ import functools
 import gzip
 import hashlib
 import http.server
-import io
 import os
 import pickle
 import re
@@ -28,10 +27,10 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from cifar_files import py2_dump
 
 from hashlib_nn import data as D
 from hashlib_nn.data import (
@@ -518,30 +517,6 @@ def test_fashion_mnist_from_the_debian_package(
 # --------------------------------------------------------------------------------------------
 
 
-_PurePythonPickler: Any = pickle._Pickler  # type: ignore[attr-defined]
-
-
-class _Py2Pickler(_PurePythonPickler):
-    """Protocol-2 pickler writing bytes as Python 2 ``str`` (BINSTRING), as cPickle did."""
-
-    dispatch = _PurePythonPickler.dispatch.copy()
-
-    def save_py2_str(self, obj: bytes) -> None:
-        if len(obj) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_py2_str
-
-
-def _py2_dump(obj: object, path: Path) -> None:
-    buf = io.BytesIO()
-    _Py2Pickler(buf, protocol=2).dump(obj)
-    path.write_bytes(buf.getvalue())
-
-
 CIFAR_CLASSES = [n.encode() for n in D._SPECS["cifar10"].class_names]
 
 
@@ -560,10 +535,10 @@ def _write_cifar_folder(folder: Path, n: int = 6, n_test: int = 5) -> dict[str, 
             b"data": data,
             b"filenames": [f"img_{i}_{j}.png".encode() for j in range(k)],
         }
-        _py2_dump(batch, folder / name)
+        py2_dump(batch, folder / name)
         rows.append(data)
         labels.append(np.array(y))
-    _py2_dump(
+    py2_dump(
         {b"num_cases_per_batch": n, b"label_names": CIFAR_CLASSES, b"num_vis": 3072},
         folder / D._CIFAR_META,
     )

@@ -6,12 +6,11 @@ finds both problems."""
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPE_ONLY = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    "
@@ -19,16 +18,7 @@ TYPE_ONLY = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    "
 
 @pytest.fixture(scope="module")
 def graph() -> ModuleType:
-    path = ROOT / "tools" / "import_graph.py"
-    spec = importlib.util.spec_from_file_location("import_graph", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(spec.name, None)
-    return module
+    return load_tool("import_graph")
 
 
 def test_the_package_has_no_import_cycle(graph: ModuleType) -> None:

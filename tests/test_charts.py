@@ -1,12 +1,15 @@
-"""Offline chart renderer, the committed Vega bundle, the chart helpers and their titles."""
+"""Offline chart renderer, the committed Vega bundle, and the chart helpers: what they draw (read
+back from the scenegraph Vega renders: which rows, where, in which shape) and their titles."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,6 +46,75 @@ def spec_of(html: str) -> tuple[str, dict]:
     return div[1], json.loads(spec[1].replace("<\\/", "</"))
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """What Vega draws for a chart: its marks and its legend entries."""
+
+    # one row per drawn item (point, vertex of a line or area, bar): ``series`` numbers the
+    # mark groups (one line or area per colour), ``mark`` is Vega's mark type; pixel position
+    # px, py (px2, py2 for bars and areas); shape, fill, stroke; and one column per data field
+    # named in the item's accessible description (the encoded fields and the tooltip)
+    marks: pd.DataFrame
+    legend: list[str]  # the legend labels, in drawing order
+
+
+def _value(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def drawn(chart: alt.TopLevelMixin | dict) -> Drawing:
+    """Render ``chart`` with Vega (vl-convert's scenegraph) and read back what it draws."""
+    import vl_convert as vlc
+
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    rows: list[dict] = []
+    legend: list[str] = []
+    series = 0
+
+    def walk(node: object) -> None:
+        nonlocal series
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+            return
+        if not isinstance(node, dict):
+            return
+        role = node.get("role")
+        if role == "mark" and node.get("marktype") != "group":
+            for item in node["items"]:
+                fields = dict(part.rsplit(": ", 1) for part in item["description"].split("; "))
+                rows.append({"series": series, "mark": node["marktype"],
+                             "px": item.get("x"), "py": item.get("y"), "px2": item.get("x2"),
+                             "py2": item.get("y2"), "shape": item.get("shape"),
+                             "fill": item.get("fill"), "stroke": item.get("stroke"),
+                             **{k: _value(v) for k, v in fields.items()}})  # fmt: skip
+            series += 1
+            return
+        if role == "legend-label":
+            legend.extend(item["text"] for item in node["items"])
+        for child in node.values():
+            walk(child)
+
+    walk(vlc.vegalite_to_scenegraph(spec)["scenegraph"])
+    return Drawing(pd.DataFrame(rows), legend)
+
+
+def rows_of(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """The rows of ``frame`` as sorted tuples of ``columns`` (a multiset of drawn data), numbers
+    rounded to 6 decimals as the descriptions print them."""
+    return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+                  for row in frame[columns].itertuples(index=False, name=None))
+
+
+def affine_residual(x: np.ndarray, y: np.ndarray) -> float:
+    """Largest distance (pixels) of ``y`` from the best straight line in ``x``."""
+    fit = np.polyval(np.polyfit(x, y, 1), x)
+    return float(np.abs(fit - y).max())
+
+
 def test_renderer_emits_a_div_and_a_vega_embed_call(offline: None) -> None:
     chart = alt.Chart(pd.DataFrame({"a": [1, 2], "b": [3, 4]})).mark_line().encode(x="a", y="b")
     bundle = chart._repr_mimebundle_()
@@ -50,7 +122,9 @@ def test_renderer_emits_a_div_and_a_vega_embed_call(offline: None) -> None:
     assert set(bundle) == {"text/html"}  # no vegalite mime entry (nbformat rejects altair's dict)
     div_id, spec = spec_of(bundle["text/html"])
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
-    assert spec["mark"]["type"] == "line"
+    # the page's spec draws the chart's data: one line through (1, 3) and (2, 4)
+    line = drawn(spec).marks
+    assert rows_of(line, ["mark", "a", "b"]) == [("line", 1.0, 3.0), ("line", 2.0, 4.0)]
     assert "vegaEmbed" not in bundle["text/html"].split("<script")[0]
 
 
@@ -106,9 +180,7 @@ def test_bundle_without_header_is_refused(tmp_path) -> None:
         charts.bundle_versions(path)
 
 
-def test_line_chart_with_band_and_reference_renders() -> None:
-    import vl_convert as vlc
-
+def test_line_chart_draws_our_rows_the_band_and_the_paper_values() -> None:
     chart = charts.line_chart(
         curve(),
         "width",
@@ -120,44 +192,103 @@ def test_line_chart_with_band_and_reference_renders() -> None:
         preset="quick",
         title="Redundancy ratio",
     )
-    spec = chart.to_dict()
-    marks = [layer["mark"]["type"] for layer in spec["layer"]]
-    assert marks == ["area", "line", "point", "point"]
-    assert spec["layer"][0]["encoding"]["y2"]["field"] == "hi"
-    assert spec["layer"][1]["encoding"]["x"]["scale"]["type"] == "log"
-    paper_layer = spec["layer"][3]
-    assert paper_layer["mark"]["filled"] is False
-    rows = spec["datasets"][paper_layer["data"]["name"]]
-    assert {r["source"] for r in rows} == {"paper (digitized)"}
-    assert [r["rr"] for r in rows] == [1.0, 0.99, 0.10]
-    assert {t["field"] for t in paper_layer["encoding"]["tooltip"]} == {
-        "width",
-        "rr",
-        "split",
-        "source",
-    }
-    svg = vlc.vegalite_to_svg(spec)  # a valid spec: Vega-Lite compiles and draws it
-    assert svg.startswith("<svg") and "paper (digitized)" in svg
+    drawing = drawn(chart)
+    marks = drawing.marks
+    points = marks[marks["mark"] == "symbol"]
+    ours = points[points["source"] == "this book"]
+    theirs = points[points["source"] == "paper (digitized)"]
+    # every row of ours once, as a filled circle, its tooltip naming the band
+    assert rows_of(ours, ["width", "rr", "split", "lo", "hi"]) == rows_of(
+        curve(), ["width", "rr", "split", "lo", "hi"])
+    assert set(ours["shape"]) == {"circle"} and "transparent" not in set(ours["fill"])
+    # the paper's values (columns x and value) at their own places, as hollow diamonds in the
+    # colour of their split
+    expected = rows_of(paper().rename(columns={"x": "width", "value": "rr"}),
+                       ["width", "rr", "split"])
+    assert rows_of(theirs, ["width", "rr", "split"]) == expected
+    assert set(theirs["shape"]) == {"diamond"} and set(theirs["fill"]) == {"transparent"}
+    train_colour = set(ours.loc[ours["split"] == "train", "fill"])
+    assert len(train_colour) == 1 and set(theirs["stroke"]) == train_colour
+    # one line per split, through that split's rows in order of width
+    lines = marks[marks["mark"] == "line"]
+    assert lines.groupby("series")["split"].nunique().eq(1).all()
+    for split, line in lines.groupby("split"):
+        mine = curve()[curve()["split"] == split].sort_values("width")
+        assert list(zip(line["width"], line["rr"], strict=True)) == list(
+            zip(mine["width"].astype(float), mine["rr"], strict=True))
+    # the axes: x logarithmic, y linear and increasing upwards
+    assert affine_residual(np.log(ours["width"]), ours["px"]) < 0.5
+    assert affine_residual(ours["width"], ours["px"]) > 10
+    assert affine_residual(ours["rr"], ours["py"]) < 0.5
+    slope, offset = np.polyfit(ours["rr"], ours["py"], 1)
+    assert slope < 0
+    # one band per split, from lo to hi at every width (the y scale read off the points)
+    band = marks[marks["mark"] == "area"]
+    assert band["series"].nunique() == 2
+    by_row = curve().set_index(["split", "width"])
+    for row in band.itertuples():
+        lo, hi = by_row.loc[(row.split, row.width), ["lo", "hi"]]
+        assert row.py == pytest.approx(slope * lo + offset, abs=0.5)
+        assert row.py2 == pytest.approx(slope * hi + offset, abs=0.5)
+    assert drawing.legend == ["test", "train", "this book", "paper (digitized)"]
 
 
-def test_line_chart_minimal() -> None:
-    spec = charts.line_chart(curve(), "width", "rr", preset="quick").to_dict()
-    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
+def test_line_chart_minimal_draws_every_row_on_one_line() -> None:
+    marks = drawn(charts.line_chart(curve(), "width", "rr", preset="quick")).marks
+    assert set(marks["mark"]) == {"line", "symbol"}  # no band, no paper values
+    points, line = marks[marks["mark"] == "symbol"], marks[marks["mark"] == "line"]
+    assert rows_of(points, ["width", "rr"]) == rows_of(curve(), ["width", "rr"])
+    assert line["series"].nunique() == 1  # no colour: one line through all six rows
+    assert rows_of(line, ["width", "rr"]) == rows_of(curve(), ["width", "rr"])
+    assert line["width"].is_monotonic_increasing
+    assert set(points["source"]) == {"this book"}
 
 
 def test_line_chart_without_paper_values_has_no_paper_legend_entry() -> None:
-    import vl_convert as vlc
-
     for reference in (None, paper().iloc[0:0]):
-        spec = charts.line_chart(curve(), "width", "rr", color="split",
-                                 reference=reference, preset="quick").to_dict()  # fmt: skip
-        assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
-        assert spec["layer"][1]["encoding"]["shape"]["scale"]["domain"] == ["this book"]
-        assert "paper (digitized)" not in vlc.vegalite_to_svg(spec)
-    with_paper = charts.line_chart(curve(), "width", "rr", color="split", reference=paper(),
-                                    preset="quick")
-    shape = with_paper.to_dict()["layer"][1]["encoding"]["shape"]["scale"]
-    assert shape["domain"] == ["this book", "paper (digitized)"]
+        drawing = drawn(charts.line_chart(curve(), "width", "rr", color="split",
+                                          reference=reference, preset="quick"))  # fmt: skip
+        assert drawing.legend == ["test", "train", "this book"]
+        assert set(drawing.marks["source"].dropna()) == {"this book"}
+        assert "diamond" not in set(drawing.marks["shape"])
+    with_paper = drawn(charts.line_chart(curve(), "width", "rr", color="split",
+                                         reference=paper(), preset="quick"))  # fmt: skip
+    assert with_paper.legend == ["test", "train", "this book", "paper (digitized)"]
+    diamonds = with_paper.marks[with_paper.marks["shape"] == "diamond"]
+    assert len(diamonds) == len(paper()) and set(diamonds["source"]) == {"paper (digitized)"}
+
+
+def test_bucket_size_chart_draws_one_bar_per_bucket_size_on_a_log_scale() -> None:
+    buckets = pd.DataFrame({"bucket_size": [1, 2, 5], "n_codes": [90, 5, 1],
+                            "n_examples": [90, 10, 5], "share_of_examples": [0.857, 0.095, 0.048]})
+    bars = drawn(charts.bucket_size_chart(buckets, preset="quick")).marks
+    assert set(bars["mark"]) == {"rect"}
+    assert rows_of(bars, ["bucket_size", "n_codes", "n_examples"]) == rows_of(
+        buckets.astype(float), ["bucket_size", "n_codes", "n_examples"])
+    assert sorted(bars["share_of_examples"]) == ["4.80%", "85.70%", "9.50%"]
+    # bars left to right by bucket size, all from the same baseline (0.5 on the log axis),
+    # their heights proportional to log(n_codes / 0.5)
+    assert bars.sort_values("px")["bucket_size"].tolist() == [1.0, 2.0, 5.0]
+    assert bars["py2"].nunique() == 1
+    height = bars["py2"] - bars["py"]
+    assert np.ptp(height / np.log(bars["n_codes"] / 0.5)) < 0.01
+
+
+def test_firing_rate_chart_draws_each_bin_over_its_rate_range() -> None:
+    # no unit fires more often than 0.75: the axis still ends at 1
+    firing = pd.DataFrame({"rate_from": [0.0, 0.25, 0.5], "rate_to": [0.25, 0.5, 0.75],
+                           "n_units": [3, 0, 7]})
+    chart = charts.firing_rate_chart(firing, preset="quick", width=400)
+    bars = drawn(chart).marks
+    assert rows_of(bars, ["rate_from", "rate_to", "n_units"]) == rows_of(
+        firing.astype(float), ["rate_from", "rate_to", "n_units"])
+    # the x axis spans the rates 0 to 1 over the 400 pixels; a bin covers its range (less
+    # Vega-Lite's one-pixel gap between bins); heights are proportional to the unit counts
+    for bar in bars.itertuples():
+        assert bar.px == pytest.approx(400 * bar.rate_from, abs=1.01)
+        assert bar.px2 == pytest.approx(400 * bar.rate_to, abs=1.01)
+    assert affine_residual(bars["n_units"], bars["py2"] - bars["py"]) < 0.5
+    assert (bars.loc[bars["n_units"] == 0, "py2"] == bars.loc[bars["n_units"] == 0, "py"]).all()
 
 
 def test_line_chart_names_missing_columns() -> None:

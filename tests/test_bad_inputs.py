@@ -29,11 +29,11 @@ from hashlib_nn.data import DataIntegrityError, DataNotFoundError, load_dataset
 from hashlib_nn.device import resolve_device
 from hashlib_nn.encoder import NeuralCodeEncoder
 from hashlib_nn.experiments import RunConfig, register_dataset, synthetic_dataset
+from hashlib_nn.experiments.presets import chapter_params, grid
+from hashlib_nn.experiments.store import Store
 from hashlib_nn.metrics import redundancy_ratio
 from hashlib_nn.models import PaperMLP
 from hashlib_nn.noise import symmetric_label_noise
-from hashlib_nn.presets import chapter_params, grid
-from hashlib_nn.store import Store
 from hashlib_nn.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -377,7 +377,7 @@ def test_schedule_refuses_bad_graphs() -> None:
 def test_the_book_dependencies_follow_its_grids() -> None:
     """At the book's defaults: derived from the chapters' grids, not listed by hand."""
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import ALL_CHAPTERS, grid
+    from hashlib_nn.experiments.presets import ALL_CHAPTERS, grid
 
     by_name = {p.stem: i for i, p in enumerate(CHAPTERS)}
     needs_ = [book.chapter_needs(p) for p in CHAPTERS]
@@ -422,11 +422,11 @@ def test_the_book_dependencies_follow_its_grids() -> None:
 
 def test_chapter_needs_evaluates_the_calls_at_the_given_parameters(tmp_path: Path) -> None:
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import chapter_params
+    from hashlib_nn.experiments.presets import chapter_params
 
     cell = (
         '\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = "smoke"\nwidths = None\n```\n'
-        "\n```{code-cell} ipython3\nfrom hashlib_nn import presets\n"
+        "\n```{code-cell} ipython3\nfrom hashlib_nn.experiments import presets\n"
         'plan = presets.chapter_params("model_size", preset, widths=widths)\n```\n'
     )
     root = make_project(tmp_path, {"format": "jb-book", "root": "intro"}, {"intro.md": cell})
@@ -506,7 +506,7 @@ def test_parallel_run_stops_starting_chapters_after_a_failure(tmp_path: Path) ->
 def test_build_plan_lists_direct_waits_and_a_simulated_schedule(tmp_path: Path) -> None:
     params = '\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = "smoke"\n```\n'
     call = (
-        "\n```{{code-cell}} ipython3\nfrom hashlib_nn import presets\n"
+        "\n```{{code-cell}} ipython3\nfrom hashlib_nn.experiments import presets\n"
         'plan = presets.chapter_params("model_size", preset{})\n```\n'
     )
     toc = {"format": "jb-book", "root": "a", "chapters": [{"file": f} for f in "bcd"]}
@@ -530,7 +530,7 @@ def test_build_plan_lists_direct_waits_and_a_simulated_schedule(tmp_path: Path) 
 
 def test_new_seconds_counts_only_runs_nobody_before_holds() -> None:
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import estimate_seconds, grid
+    from hashlib_nn.experiments.presets import estimate_seconds, grid
 
     configs = grid("model_size", "smoke")
     plans = {content_key(c): (frozenset(c.metrics), frozenset(c.checkpoints)) for c in configs}
@@ -553,7 +553,8 @@ def test_new_seconds_counts_only_runs_nobody_before_holds() -> None:
 def test_chapters_computing_controls_of_the_same_runs_are_ordered(tmp_path: Path) -> None:
     params = '\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = "smoke"\n```\n'
     call = (
-        "\n```{{code-cell}} ipython3\nfrom hashlib_nn import controls, presets\n"
+        "\n```{{code-cell}} ipython3\nfrom hashlib_nn import controls\n"
+        "from hashlib_nn.experiments import presets\n"
         'plan = presets.chapter_params("model_size", preset)\n{}\n```\n'
     )
     toc = {"format": "jb-book", "root": "a", "chapters": [{"file": f} for f in "bcd"]}

@@ -21,7 +21,7 @@ from cifar_files import file_md5s, write_cifar10_folder
 from hashlib_nn import book
 from hashlib_nn import data as D
 from hashlib_nn.experiments import RunConfig
-from hashlib_nn.presets import (
+from hashlib_nn.experiments.presets import (
     ALL_CHAPTERS,
     CHAPTERS,
     DATASET_PROTOCOLS,

@@ -15,19 +15,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from hashlib_nn import cli, cnn_experiments, experiments
+from hashlib_nn import cli, experiments
 from hashlib_nn.cli import PROVENANCE_COLUMNS, RUN_ORDER, main
 from hashlib_nn.cnn import CNNTrainConfig
-from hashlib_nn.cnn_experiments import (
-    CNNCheckpoint,
-    CNNRunConfig,
-    CNNRunResult,
-    chapter_runs,
-    cnn_content_key,
-)
-from hashlib_nn.presets import ALL_CHAPTERS, grid
+from hashlib_nn.experiments import runner, sweeps
+from hashlib_nn.experiments.config import CNNRunConfig, cnn_content_key
+from hashlib_nn.experiments.presets import ALL_CHAPTERS, chapter_runs, grid
+from hashlib_nn.experiments.result import CNNCheckpoint, CNNRunResult
+from hashlib_nn.experiments.store import Store, put_cnn
 from hashlib_nn.provenance import versions
-from hashlib_nn.store import Store
 from hashlib_nn.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,8 +66,8 @@ def test_run_list_export_and_resume(
     check_provenance(frame, Store(isolated))
 
     trained = []
-    one = experiments._train_one
-    monkeypatch.setattr(experiments, "_train_one",
+    one = sweeps.train_one
+    monkeypatch.setattr(sweeps, "train_one",
                         lambda c, d: trained.append(c) or one(c, d))  # fmt: skip
     assert main([*SMOKE_RUN, "--chapter", "categorization"]) == 0
     assert trained == []  # everything was stored already
@@ -89,7 +85,7 @@ def test_explicit_store_option(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_interrupt_keeps_finished_runs(
     isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    one = experiments._train_one
+    one = sweeps.train_one
     calls = []
 
     def second_is_interrupted(config, device):  # type: ignore[no-untyped-def]
@@ -98,11 +94,11 @@ def test_interrupt_keeps_finished_runs(
             raise KeyboardInterrupt
         return one(config, device)
 
-    monkeypatch.setattr(experiments, "_train_one", second_is_interrupted)
+    monkeypatch.setattr(sweeps, "train_one", second_is_interrupted)
     assert main(SMOKE_RUN) == 130
     assert "interrupted; finished runs are stored" in capsys.readouterr().err
     assert len(list(isolated.glob("*.json"))) == 1
-    monkeypatch.setattr(experiments, "_train_one", one)
+    monkeypatch.setattr(sweeps, "train_one", one)
     assert main(SMOKE_RUN) == 0
     assert len(list(isolated.glob("*.json"))) == 2
 
@@ -113,7 +109,7 @@ def test_sigterm_stops_the_run_instead_of_counting_as_a_failed_run(
     """``run`` keeps going past runs that raise an Exception; SIGTERM must still stop it."""
     import signal
 
-    one = experiments._train_one
+    one = sweeps.train_one
     calls = []
 
     def first_gets_sigterm(config, device):  # type: ignore[no-untyped-def]
@@ -122,7 +118,7 @@ def test_sigterm_stops_the_run_instead_of_counting_as_a_failed_run(
             os.kill(os.getpid(), signal.SIGTERM)  # the CLI's handler raises at once
         return one(config, device)
 
-    monkeypatch.setattr(experiments, "_train_one", first_gets_sigterm)
+    monkeypatch.setattr(sweeps, "train_one", first_gets_sigterm)
     assert main(SMOKE_RUN) == 130
     err = capsys.readouterr().err
     assert "interrupted; finished runs are stored" in err and "FAILED" not in err
@@ -212,7 +208,7 @@ def test_every_chapter_that_trains_is_a_cli_chapter() -> None:
 
 def test_run_sends_each_chapter_its_own_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     """`run` trains exactly the preset's grid of each chapter (presets.grid is the oracle) and
-    the cnn chapter's plan (cnn_experiments.chapter_runs)."""
+    the cnn chapter's plan (presets.chapter_runs)."""
     seen: dict[str, list] = {}
 
     def sweep_chapter(chapter, configs, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -228,7 +224,7 @@ def test_run_sends_each_chapter_its_own_grid(monkeypatch: pytest.MonkeyPatch) ->
                             from_store=True)  # fmt: skip
 
     monkeypatch.setattr(cli, "_sweep_chapter", sweep_chapter)
-    monkeypatch.setattr(cnn_experiments, "cnn_run", fake_cnn_run)
+    monkeypatch.setattr(runner, "cnn_run", fake_cnn_run)
     argv = ["run", "--preset", "smoke", "--device", "cpu"]
     assert main([*argv, *(a for c in RUN_ORDER for a in ("--chapter", c)),
                  "--dataset", "mnist"]) == 0  # fmt: skip
@@ -246,7 +242,7 @@ def test_run_sends_each_chapter_its_own_grid(monkeypatch: pytest.MonkeyPatch) ->
     assert list(seen) == [c for c in RUN_ORDER if c != "cnn"] and cnn_calls == []
     # ... and so it is on a cluster (CNN runs would train in this process)
     seen.clear()
-    from hashlib_nn import distributed
+    from hashlib_nn.experiments import cluster as distributed
 
     client = type("Client", (), {"nthreads": lambda self: {"w1": 1, "w2": 1}})()
     monkeypatch.setattr(distributed, "connect",
@@ -277,7 +273,7 @@ def _stored_cnn_result(store: Path) -> CNNRunResult:
     result = CNNRunResult(config, cnn_content_key(config), checkpoints, [], 1, None, "cpu",
                           {"train": 1.5, "evaluate": 2.0, "total": 4.0}, {}, [], versions(),
                           "2026-12-05T08:00:00+00:00")  # fmt: skip
-    cnn_experiments._store_put(store, result)
+    put_cnn(store, result)
     return result
 
 

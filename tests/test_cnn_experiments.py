@@ -1,4 +1,4 @@
-"""One cached CNN run (hashlib_nn.cnn_experiments): stored and reloaded identically, not trained
+"""One cached CNN run (hashlib_nn.experiments): stored and reloaded identically, not trained
 twice, and every metric equal to the same quantity computed directly from the package's parts.
 Tiny synthetic images (1x12x12) and a quarter-width ResNet8: seconds."""
 
@@ -24,24 +24,15 @@ from hashlib_nn.cnn import (
     train_cnn,
     varying_bits,
 )
-from hashlib_nn.cnn_experiments import (
-    CNN_PRESETS,
-    CNNCheckpoint,
-    CNNRunConfig,
-    CNNRunResult,
-    bits_per_image,
-    chapter_runs,
-    cnn_content_key,
-    cnn_run,
-    cnn_verdict,
-    default_hflip,
-    lr_decay_every,
-    pixel_knn_accuracy,
-)
 from hashlib_nn.data import Dataset
+from hashlib_nn.experiments.config import CNNRunConfig, cnn_content_key, default_hflip
+from hashlib_nn.experiments.evaluation import pixel_knn_accuracy
+from hashlib_nn.experiments.presets import CNN_PRESETS, chapter_runs, lr_decay_every, str_list
+from hashlib_nn.experiments.result import CNNCheckpoint, CNNRunResult
+from hashlib_nn.experiments.runner import cnn_run
+from hashlib_nn.experiments.store import CorruptEntryWarning, Store
 from hashlib_nn.metrics import redundancy_ratio
-from hashlib_nn.presets import str_list
-from hashlib_nn.store import CorruptEntryWarning, Store
+from hashlib_nn.reports.cnn import bits_per_image, cnn_verdict
 
 N_TRAIN, N_TEST = 64, 32
 RUN = dict(n_train=N_TRAIN, n_test=N_TEST, epochs=1, seed=3, device="cpu", width_multiplier=0.25,
@@ -201,7 +192,8 @@ def test_a_damaged_entry_is_reported_and_recomputed(data: Dataset, tmp_path: Pat
 
 
 def test_an_entry_of_another_schema_is_left_in_place(data: Dataset, tmp_path: Path) -> None:
-    """The CNN runs' entries are read by the store's own reader (hashlib_nn.store.read_entry)."""
+    """The CNN runs' entries are read by the store's own reader
+    (hashlib_nn.experiments.store.read_entry)."""
     kw = {**RUN, "epochs": 0, "metrics": ()}
     first = cnn_run("resnet8", data, **kw, store=tmp_path)  # type: ignore[arg-type]
     path = tmp_path / "cnn" / f"{first.key}.json"
@@ -263,7 +255,8 @@ def test_presets_and_schedule() -> None:
     ("resnet20", "vgg16"),
 ])  # fmt: skip
 def test_chapter_runs_parses_models_as_the_chapters_parse_lists(model: object) -> None:
-    """One parser (hashlib_nn.presets.str_list) for the CNN chapter's models and the chapters'
+    """One parser (hashlib_nn.experiments.presets.str_list) for the CNN chapter's models and the
+    chapters'
     list parameters; a bad value is refused with what would be accepted."""
     assert str_list(model) == ("resnet20", "vgg16")
     runs = chapter_runs("smoke", model=model)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from hashlib_nn.experiments import (
     synthetic_dataset,
     unregister_dataset,
 )
-from hashlib_nn.presets import chapter_params
+from hashlib_nn.experiments.presets import chapter_params
 from hashlib_nn.train import TrainConfig, train
 
 
@@ -273,7 +273,7 @@ def test_bad_control_names_and_suites(tiny):
 
 
 def test_ship_and_load_round_trip(tiny, tmp_path, monkeypatch):
-    import hashlib_nn.presets as presets
+    import hashlib_nn.experiments.presets as presets
 
     configs = [_config(tiny, width=w, seed=0) for w in (4, 8)]
     monkeypatch.setattr(presets, "grid", lambda *a, **k: configs)

@@ -1,4 +1,5 @@
-"""The cost model of ``hashlib_nn.presets``: estimates computed by hand, calibration that
+"""The cost model of ``hashlib_nn.experiments.presets``: estimates computed by hand, calibration
+that
 recovers a known model from the rows it generates, the predicted-against-measured table on
 hand-built rows, and the shipped standard grids predicted within a factor 1.5."""
 
@@ -11,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hashlib_nn import presets
-from hashlib_nn.experiments import RunConfig, content_key
-from hashlib_nn.presets import CostModel
+from hashlib_nn.experiments import RunConfig, content_key, presets
+from hashlib_nn.experiments.presets import CostModel
+from hashlib_nn.shipped_files import shipped_root
 from hashlib_nn.train import TrainConfig
 
-SHIPPED = Path(presets.__file__).resolve().parent / "results" / "standard"
+SHIPPED = shipped_root() / "standard"
 
 MODEL = CostModel(
     step_s=0.01,

@@ -492,7 +492,7 @@ def test_points_and_configs() -> None:
 
 
 def test_run_points_writes_and_resumes(tmp_path) -> None:
-    from hashlib_nn.store import Store
+    from hashlib_nn.experiments.store import Store
 
     pts = [Point("model_size", 8, epochs=2, seeds=(0, 1)),
            Point("training_time", 8, 2, epochs=3, early_stopping=False, checkpoints=(0, 1, 3),

@@ -1,4 +1,5 @@
-"""Sweeps on a Dask cluster (hashlib_nn.distributed): a real LocalCluster of worker processes on
+"""Sweeps on a Dask cluster (hashlib_nn.experiments.cluster): a real LocalCluster of worker
+processes on
 loopback, the synthetic data set at smoke size. The workers write the store; a failed run is
 reported without losing the others; worker results equal a local run bit for bit."""
 
@@ -16,14 +17,20 @@ pytest.importorskip("distributed")
 import torch  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
-from hashlib_nn import distributed as hd  # noqa: E402
-from hashlib_nn import experiments  # noqa: E402
 from hashlib_nn.cli import main  # noqa: E402
 from hashlib_nn.data import Dataset  # noqa: E402
-from hashlib_nn.distributed import RunFailure, SweepError  # noqa: E402
-from hashlib_nn.experiments import RunConfig, register_dataset, sweep, unregister_dataset  # noqa: E402
-from hashlib_nn.presets import grid  # noqa: E402
-from hashlib_nn.store import Store  # noqa: E402
+from hashlib_nn.experiments import (  # noqa: E402
+    RunConfig,
+    RunResult,
+    register_dataset,
+    sweep,
+    sweeps,
+    unregister_dataset,
+)
+from hashlib_nn.experiments import cluster as hd  # noqa: E402
+from hashlib_nn.experiments.cluster import RunFailure, SweepError  # noqa: E402
+from hashlib_nn.experiments.presets import grid  # noqa: E402
+from hashlib_nn.experiments.store import Store  # noqa: E402
 from hashlib_nn.train import TrainConfig  # noqa: E402
 
 SMOKE = ["run", "--preset", "smoke", "--chapter", "model_size", "--no-progress"]
@@ -55,8 +62,8 @@ def no_local_training(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         pytest.fail("trained in the client process, not on a worker")
 
-    monkeypatch.setattr(experiments, "_train_one", refuse)
-    monkeypatch.setattr(experiments, "_train_group", refuse)
+    monkeypatch.setattr(sweeps, "train_one", refuse)
+    monkeypatch.setattr(sweeps, "train_group", refuse)
 
 
 def tiny(dataset: str = "synthetic", **kw: object) -> RunConfig:
@@ -74,8 +81,8 @@ def test_cli_on_cluster_stores_runs_reports_failures_and_matches_local_runs(
     argv = [*SMOKE, "--dataset", "synthetic", "--dataset", "broken",
             "--scheduler", cluster.scheduler_address, "--store", str(store.root)]  # fmt: skip
     with monkeypatch.context() as m:
-        m.setattr(experiments, "_train_one", lambda *a: pytest.fail("trained in the client"))
-        m.setattr(experiments, "_train_group", lambda *a: pytest.fail("trained in the client"))
+        m.setattr(sweeps, "train_one", lambda *a: pytest.fail("trained in the client"))
+        m.setattr(sweeps, "train_group", lambda *a: pytest.fail("trained in the client"))
         assert main(argv) == 1  # some runs failed
     err = capsys.readouterr().err
     assert "model_size: FAILED broken w=5 d=1 seed=0" in err  # as it happens
@@ -111,8 +118,8 @@ def test_cli_on_cluster_stores_runs_reports_failures_and_matches_local_runs(
     assert "model_size (smoke): 4 runs, 2 to train" in err
 
 
-def _collect(configs: list[RunConfig]) -> list[experiments.RunResult]:
-    got: list[experiments.RunResult] = []
+def _collect(configs: list[RunConfig]) -> list[RunResult]:
+    got: list[RunResult] = []
     sweep(configs, store=False, device="cpu", scheduler=False, on_result=got.append)
     return got
 

@@ -1,5 +1,6 @@
 """Run configs, content keys, run/sweep, presets and chapter parameters (hashlib_nn.experiments,
-hashlib_nn.presets). Training uses a tiny registered synthetic data set: seconds, no files."""
+hashlib_nn.experiments.presets). Training uses a tiny registered synthetic data set: seconds, no
+files."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from hashlib_nn.experiments import (
     notebook_progress,
     register_dataset,
     run,
+    runner,
     show_progress,
     sweep,
+    sweeps,
     synthetic_dataset,
     unregister_dataset,
 )
-from hashlib_nn.presets import (
+from hashlib_nn.experiments.presets import (
     CHAPTERS,
     PRESETS,
     TRAINING_TIME_CHECKPOINTS,
@@ -32,7 +35,7 @@ from hashlib_nn.presets import (
     describe_presets,
     grid,
 )
-from hashlib_nn.store import Store
+from hashlib_nn.experiments.store import Store
 from hashlib_nn.train import TrainConfig
 
 FAST = ("rr", "net")
@@ -65,7 +68,7 @@ class Counter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.single: list[RunConfig] = []
         self.groups: list[list[RunConfig]] = []
-        one, group = experiments._train_one, experiments._train_group
+        one, group = sweeps.train_one, sweeps.train_group
 
         def train_one(config: RunConfig, device: object) -> RunResult:
             self.single.append(config)
@@ -75,8 +78,9 @@ class Counter:
             self.groups.append(list(configs))
             return group(configs, device)
 
-        monkeypatch.setattr(experiments, "_train_one", train_one)
-        monkeypatch.setattr(experiments, "_train_group", train_group)
+        monkeypatch.setattr(sweeps, "train_one", train_one)  # sweep() trains through these,
+        monkeypatch.setattr(sweeps, "train_group", train_group)
+        monkeypatch.setattr(runner, "train_one", train_one)  # run() through this one
 
     @property
     def models(self) -> int:
@@ -199,13 +203,13 @@ def test_run_tiles_the_first_n_examples_and_evaluates_those(
     tiny: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = {}
-    real = experiments.evaluate
+    real = runner.evaluate
 
     def spy(model, config, data, device, epoch):  # type: ignore[no-untyped-def]
         seen.update(fit=len(data.x_fit), eval=len(data.x_eval))
         return real(model, config, data, device, epoch)
 
-    monkeypatch.setattr(experiments, "evaluate", spy)
+    monkeypatch.setattr(runner, "evaluate", spy)
     r = run(cfg(tiny, n_train=70, epochs=1), store=False, device="cpu")
     assert seen == {"fit": 280, "eval": 70}  # 4 whole copies of 70 fit in 300
     assert r.final.metrics["n_distinct_train"] <= 70
@@ -267,7 +271,7 @@ def test_sweep_batches_repeats_and_a_second_sweep_trains_nothing(
 
 
 def test_sweep_groups_only_what_train_many_can_share(tiny: str) -> None:
-    from hashlib_nn.runs import group_key
+    from hashlib_nn.experiments.config import group_key
 
     a = cfg(tiny, seed=0)
     assert group_key(a) == group_key(a.replace(seed=5, weight_decay=0.0, early_stopping=False))
@@ -355,7 +359,7 @@ def test_sweep_fails_fast_on_missing_data(store: Store, monkeypatch: pytest.Monk
         raise FileNotFoundError(f"no {name} here")
 
     count = Counter(monkeypatch)
-    monkeypatch.setattr(experiments, "get_dataset", absent)
+    monkeypatch.setattr(sweeps, "get_dataset", absent)
     with pytest.raises(FileNotFoundError, match="no cifar10 here"):
         sweep([RunConfig(dataset="cifar10", width=50, depth=5)], store=store, progress=False)
     assert count.models == 0
@@ -375,9 +379,9 @@ def test_notebook_progress_only_in_a_kernel_and_not_under_ci(
 ) -> None:
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("HASHLIB_NN_PROGRESS", raising=False)
-    monkeypatch.setattr(experiments, "_in_kernel", lambda: False)
+    monkeypatch.setattr(sweeps, "_in_kernel", lambda: False)
     assert not notebook_progress(None) and not notebook_progress(True)
-    monkeypatch.setattr(experiments, "_in_kernel", lambda: True)
+    monkeypatch.setattr(sweeps, "_in_kernel", lambda: True)
     assert notebook_progress(None) and notebook_progress(True) and not notebook_progress(False)
     monkeypatch.setenv("HASHLIB_NN_PROGRESS", "0")
     assert not notebook_progress(None) and notebook_progress(True)
@@ -392,7 +396,7 @@ def test_notebook_progress_line_counts_trained_runs_only(
     """Outside a real kernel IPython's display prints each update; the last says 2 of 2."""
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("HASHLIB_NN_PROGRESS", raising=False)
-    monkeypatch.setattr(experiments, "_in_kernel", lambda: True)
+    monkeypatch.setattr(sweeps, "_in_kernel", lambda: True)
     configs = [cfg(seed=0), cfg(seed=1)]
     sweep(configs, store=store)
     out = capsys.readouterr().out

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hashlib_nn import experiments, factors, phase_charts, presets, shipped
+from hashlib_nn import experiments, factors, phase_charts, shipped
 from hashlib_nn.analysis import aggregate, final_rows
 from hashlib_nn.experiments import (
     RunConfig,
     content_key,
+    presets,
     register_dataset,
     run,
     sweep,

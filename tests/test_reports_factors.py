@@ -9,7 +9,8 @@ import re
 import pandas as pd
 import pytest
 
-from hashlib_nn import factors, phase, presets, shipped
+from hashlib_nn import factors, phase, shipped
+from hashlib_nn.experiments import presets
 from hashlib_nn.reports import label_noise, phase_chart, regularization
 from hashlib_nn.verdicts import ladder
 

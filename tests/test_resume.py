@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from hashlib_nn.cli import main
-from hashlib_nn.presets import grid
-from hashlib_nn.store import Store
+from hashlib_nn.experiments.presets import grid
+from hashlib_nn.experiments.store import Store
 
 CHAPTERS = ("model_size", "training_time", "sample_size")  # run in this order
 
@@ -33,7 +33,8 @@ DRIVER = textwrap.dedent(
     import os, sys, time, types
     from pathlib import Path
 
-    from hashlib_nn import experiments, validation
+    from hashlib_nn import validation
+    from hashlib_nn.experiments import sweeps
 
     trace = Path(os.environ["TRACE"])
 
@@ -45,8 +46,8 @@ DRIVER = textwrap.dedent(
             return train(configs, device)
         return wrapper
 
-    experiments._train_one = traced(experiments._train_one)
-    experiments._train_group = traced(experiments._train_group)
+    sweeps.train_one = traced(sweeps.train_one)
+    sweeps.train_group = traced(sweeps.train_group)
 
     hang_at = int(os.environ.get("HANG_AT_WRITE", "0"))
     if hang_at:  # atomic_write's os, whose replace() stops before the hang_at-th entry's rename

@@ -1,4 +1,4 @@
-"""The result store (hashlib_nn.store): atomic writes, checksums, recovery, queries."""
+"""The result store (hashlib_nn.experiments.store): atomic writes, checksums, recovery, queries."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hashlib_nn import experiments
 from hashlib_nn.experiments import (
     RunConfig,
     RunResult,
     register_dataset,
     run,
     sweep,
+    sweeps,
     synthetic_dataset,
     unregister_dataset,
 )
-from hashlib_nn.store import CorruptEntryWarning, Store, default_root, open_store
+from hashlib_nn.experiments.store import CorruptEntryWarning, Store, default_root, open_store
 from hashlib_nn.train import TrainConfig
 
 
@@ -120,8 +120,8 @@ def test_a_damaged_entry_is_reported_and_recomputed(
     assert not path.exists() and path.with_name(path.name + ".corrupt").exists()
 
     trained = []
-    one = experiments._train_one
-    monkeypatch.setattr(experiments, "_train_one",
+    one = sweeps.train_one
+    monkeypatch.setattr(sweeps, "train_one",
                         lambda c, d: trained.append(c) or one(c, d))  # fmt: skip
     sweep([r.config], store=store, device="cpu", progress=False)
     assert len(trained) == 1 and store.get(r.key) is not None
@@ -133,8 +133,8 @@ def test_a_damaged_entry_found_by_a_sweep_is_retrained(
     r = results[0]
     _truncate(store.put(r))
     trained = []
-    one = experiments._train_one
-    monkeypatch.setattr(experiments, "_train_one",
+    one = sweeps.train_one
+    monkeypatch.setattr(sweeps, "train_one",
                         lambda c, d: trained.append(c) or one(c, d))  # fmt: skip
     with pytest.warns(CorruptEntryWarning, match=re.escape(str(store.path(r.key)))):
         sweep([r.config], store=store, device="cpu", progress=False)

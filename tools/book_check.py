@@ -210,7 +210,7 @@ def figure_problems(dom: str, presets: Sequence[str] | None = None) -> list[str]
     ``{glue:figure}`` becomes), and a drawn chart must have a title text (Vega's
     ``g.role-title-text``; a composite chart has several) that names a preset
     (:func:`hashlib_nn.charts.names_preset`; ``presets`` defaults to
-    :data:`hashlib_nn.presets.PRESETS`). Returns an empty list when every chart passes.
+    :data:`hashlib_nn.experiments.presets.PRESETS`). Returns an empty list when every chart passes.
     """
     names = list(presets) if presets is not None else preset_names()
     scanner = _FigureScanner()

@@ -46,8 +46,8 @@ _EXPORTS = {
     "RunConfig": "hashlib_nn.experiments",
     "run": "hashlib_nn.experiments",
     "sweep": "hashlib_nn.experiments",
-    "chapter_params": "hashlib_nn.presets",
-    "grid": "hashlib_nn.presets",
+    "chapter_params": "hashlib_nn.experiments.presets",
+    "grid": "hashlib_nn.experiments.presets",
     "phase_regime": "hashlib_nn.phase",
 }
 

@@ -585,13 +585,14 @@ def chapter_needs(source: str | Path, parameters: Mapping[str, Any] | None = Non
     Every ``chapter_params(...)`` call in its code cells is evaluated with the chapter's
     parameters (its parameters cell, then ``parameters``); the grid it names is the first
     argument, or, when that is not a string (a loop over chapters), every grid chapter
-    (:data:`hashlib_nn.presets.ALL_CHAPTERS`). A call whose other arguments cannot be evaluated
+    (:data:`hashlib_nn.experiments.presets.ALL_CHAPTERS`). A call whose other arguments cannot be
+    evaluated
     so makes the chapter opaque.
     A ``chapter_controls(name, ...)`` call adds the controls of all those runs (pseudo-keys
     ``CONTROLS_PREFIX + key``, asking for ``controls-<name>``), which it computes and stores.
     """
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import ALL_CHAPTERS, chapter_params
+    from hashlib_nn.experiments.presets import ALL_CHAPTERS, chapter_params
 
     path = Path(source)
     nb = _read_notebook(path)
@@ -652,11 +653,12 @@ def new_seconds(
     deps: Sequence[set[int]],
     stored: Mapping[str, Plan] | None = None,
 ) -> list[float]:
-    """Estimated seconds of each chapter's training (:func:`hashlib_nn.presets.estimate_seconds`)
+    """Estimated seconds of each chapter's training
+    (:func:`hashlib_nn.experiments.presets.estimate_seconds`)
     counting only the runs that neither the chapters it waits for nor ``stored`` (key -> plan
     of the runs already in the store) hold."""
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import estimate_seconds
+    from hashlib_nn.experiments.presets import estimate_seconds
 
     ancestors: list[set[int]] = []
     for ds in deps:
@@ -834,7 +836,7 @@ def run_parallel(
 
 def _stored_plans(needs: Sequence[ChapterNeeds]) -> dict[str, Plan]:
     """What the default results store already holds of the runs the chapters ask for."""
-    from hashlib_nn.store import open_store
+    from hashlib_nn.experiments.store import open_store
 
     st = open_store()
     held: dict[str, Plan] = {}

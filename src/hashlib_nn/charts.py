@@ -186,8 +186,9 @@ def use_offline_charts(*, inline_bundle: bool = False) -> None:
 
 
 def preset_names() -> list[str]:
-    """Names of the presets (:data:`hashlib_nn.presets.PRESETS`) a chart title may name."""
-    from hashlib_nn.presets import PRESETS
+    """Names of the presets (:data:`hashlib_nn.experiments.presets.PRESETS`) a chart title may
+    name."""
+    from hashlib_nn.experiments.presets import PRESETS
 
     return list(PRESETS)
 

@@ -10,10 +10,11 @@
 
 ``--chapter`` names any chapter of the book that trains (:data:`RUN_ORDER`): the five with the
 original's grids, the three factor chapters (regularization, label noise, phase chart) and
-``cnn`` (:func:`hashlib_nn.cnn_experiments.chapter_runs`, trained in this process, stored under
+``cnn`` (:func:`hashlib_nn.experiments.presets.chapter_runs`, trained in this process, stored under
 ``<store>/cnn``). ``--dataset cifar10`` runs the original's CIFAR-10 grids (depth 5) in every MLP
 chapter; ``--protocol cifar-mlp`` runs those grids on another data set (e.g. Fashion-MNIST as the
-CIFAR-10 stand-in; :data:`hashlib_nn.presets.DATASET_PROTOCOLS`). ``export`` writes one row
+CIFAR-10 stand-in; :data:`hashlib_nn.experiments.presets.DATASET_PROTOCOLS`). ``export`` writes
+one row
 per run x checkpoint x metric with the provenance of each run (:data:`PROVENANCE_COLUMNS`:
 preset, chapters, learning rate, batch size, timings, date, package versions, git commit) and
 refuses a selection that matches no stored run.
@@ -22,7 +23,7 @@ refuses a selection that matches no stored run.
 same command resumes. A progress bar is drawn only in a terminal (not under CI, not in Jupyter);
 elsewhere each finished run prints one line. With ``--scheduler`` (or ``$HASHLIB_NN_SCHEDULER``)
 the runs are trained on that Dask cluster, with ``--workers N`` on N local worker processes
-(:mod:`hashlib_nn.distributed`); the store must then be on a filesystem the workers share.
+(:mod:`hashlib_nn.experiments.cluster`); the store must then be on a filesystem the workers share.
 A run that fails does not stop the others: the failures are listed at the end and the exit
 status is 1. Errors in the arguments print one line and exit with status 2; an interruption
 exits with 130.
@@ -42,10 +43,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.cnn_experiments import CNNRunResult
-    from hashlib_nn.distributed import RunFailure
     from hashlib_nn.experiments import RunResult
-    from hashlib_nn.store import Store
+    from hashlib_nn.experiments.cluster import RunFailure
+    from hashlib_nn.experiments.result import CNNRunResult
+    from hashlib_nn.experiments.store import Store
 
 __all__ = ["PROVENANCE_COLUMNS", "RUN_ORDER", "main"]
 
@@ -86,7 +87,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from hashlib_nn.presets import DEFAULT_PRESET, PRESETS, PROTOCOLS
+    from hashlib_nn.experiments.presets import DEFAULT_PRESET, PRESETS, PROTOCOLS
 
     parser = argparse.ArgumentParser(
         prog="hashlib-nn",
@@ -172,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _selected(args: argparse.Namespace) -> list | None:
     """The MLP configs named by --preset/--chapter (and --dataset), or None: the whole store."""
-    from hashlib_nn.presets import DEFAULT_PRESET
+    from hashlib_nn.experiments.presets import DEFAULT_PRESET
 
     if not args.chapter and args.preset is None:
         return None
@@ -184,21 +185,22 @@ def _expand(
     preset: str, chapters: Sequence[str], dataset: list[str] | None, protocol: str | None = None
 ) -> list:
     """The RunConfigs of the MLP chapters among ``chapters`` (``cnn`` has its own plan)."""
-    from hashlib_nn.presets import grid
+    from hashlib_nn.experiments.presets import grid
 
     return [c for ch in chapters if ch != _CNN
             for c in grid(ch, preset, dataset=dataset, protocol=protocol)]  # fmt: skip
 
 
 def _cnn_datasets_ok(dataset: list[str] | None) -> bool:
-    from hashlib_nn.cnn_experiments import IMAGE_DATASETS
+    from hashlib_nn.experiments.config import IMAGE_DATASETS
 
     return not dataset or all(d in IMAGE_DATASETS for d in dataset)
 
 
 def _cnn_plan(preset: str, dataset: list[str] | None) -> list[dict[str, Any]]:
     """The keyword arguments of every ``cnn_run`` of the cnn chapter under ``preset``."""
-    from hashlib_nn.cnn_experiments import IMAGE_DATASETS, chapter_runs
+    from hashlib_nn.experiments.config import IMAGE_DATASETS
+    from hashlib_nn.experiments.presets import chapter_runs
 
     if not _cnn_datasets_ok(dataset):
         bad = next(d for d in dataset or () if d not in IMAGE_DATASETS)
@@ -213,9 +215,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import contextlib
 
     from hashlib_nn.device import resolve_device
-    from hashlib_nn.distributed import check_device_spec, connect, scheduler_address
     from hashlib_nn.experiments import content_key, show_progress
-    from hashlib_nn.store import open_store
+    from hashlib_nn.experiments.cluster import check_device_spec, connect, scheduler_address
+    from hashlib_nn.experiments.store import open_store
 
     address = scheduler_address(args.scheduler)  # --scheduler, else $HASHLIB_NN_SCHEDULER
     if args.workers is not None and args.workers < 1:
@@ -288,7 +290,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _run_cnn(plan: list[dict[str, Any]], preset: str, store: Store, device: object,
              on_cluster: bool) -> list[str]:  # fmt: skip
     """Train (or read back) every CNN run of the plan in this process; the failures."""
-    from hashlib_nn.cnn_experiments import cnn_run
+    from hashlib_nn.experiments.runner import cnn_run
 
     where = " (in this process: CNN runs do not go to the cluster)" if on_cluster else ""
     have = sum(1 for r in _cnn_results(store) for kw in plan if _cnn_matches(r, kw))
@@ -318,7 +320,7 @@ def _cnn_results(store: Store) -> list[CNNRunResult]:
     """Every CNN run in ``<store>/cnn`` (unreadable entries are skipped: `run` reports them)."""
     import json
 
-    from hashlib_nn.cnn_experiments import CNNRunResult
+    from hashlib_nn.experiments.result import CNNRunResult
 
     out = []
     for path in sorted((store.root / "cnn").glob("*.json")):
@@ -343,7 +345,7 @@ def _cnn_matches(result: CNNRunResult, kw: Mapping[str, Any]) -> bool:
 
 def _cnn_selected(args: argparse.Namespace, store: Store) -> list[CNNRunResult]:
     """The stored CNN runs of the cnn chapter's plan under --preset (and --dataset)."""
-    from hashlib_nn.presets import DEFAULT_PRESET
+    from hashlib_nn.experiments.presets import DEFAULT_PRESET
 
     plan = _cnn_plan(args.preset or DEFAULT_PRESET, args.dataset)
     return [r for r in _cnn_results(store) if any(_cnn_matches(r, kw) for kw in plan)]
@@ -353,8 +355,8 @@ def _sweep_chapter(chapter: str, configs: list, store: object, device: object,
                    scheduler: object, progress: bool | None, failed: dict[str, RunFailure],
                    bar: bool) -> pd.DataFrame:  # fmt: skip
     """One chapter's sweep, keeping going past failed runs (added to ``failed``)."""
-    from hashlib_nn.distributed import SweepError
     from hashlib_nn.experiments import sweep
+    from hashlib_nn.experiments.cluster import SweepError
 
     count = [0]
 
@@ -378,7 +380,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.store import open_store
+    from hashlib_nn.experiments.store import open_store
 
     store = open_store(args.store)
     only_cnn = args.chapter is not None and set(args.chapter) == {_CNN}
@@ -416,7 +418,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                  "device": r.device} for r in cnn]  # fmt: skip
         with options:
             print(pd.DataFrame(rows).to_string(index=False) if rows else "(no CNN runs)")
-        from hashlib_nn.presets import DEFAULT_PRESET
+        from hashlib_nn.experiments.presets import DEFAULT_PRESET
 
         n_plan = len(_cnn_plan(args.preset or DEFAULT_PRESET, args.dataset))
         print(f"{len(cnn)} of {n_plan} CNN runs of the cnn chapter are stored in "
@@ -444,7 +446,7 @@ def _membership(results: Sequence[RunResult]) -> dict[str, tuple[str, str]]:
     """Run key -> (presets, chapters) whose grids hold the run, each ';'-joined ('' if none:
     a run trained outside the presets, e.g. with other chapter parameters)."""
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.presets import PRESETS, grid
+    from hashlib_nn.experiments.presets import PRESETS, grid
 
     datasets = sorted({r.config.dataset for r in results})
     keys = {r.key for r in results}
@@ -507,7 +509,7 @@ def _cnn_export_frame(store: Store, args: argparse.Namespace) -> tuple[pd.DataFr
     """Tidy rows of the selected CNN runs with :data:`CNN_PROVENANCE_COLUMNS`."""
     import pandas as pd
 
-    from hashlib_nn.cnn_experiments import CNN_PRESETS, chapter_runs
+    from hashlib_nn.experiments.presets import CNN_PRESETS, chapter_runs
 
     results = _cnn_selected(args, store)
     frames = []
@@ -559,7 +561,7 @@ def _write_text(path: Path, text: str) -> Path:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from hashlib_nn.store import open_store
+    from hashlib_nn.experiments.store import open_store
 
     store = open_store(args.store)
     chapters = set(args.chapter or ())
@@ -587,8 +589,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_presets(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hashlib_nn.cnn_experiments import CNN_PRESETS
-    from hashlib_nn.presets import ALL_CHAPTERS, describe_presets
+    from hashlib_nn.experiments.presets import ALL_CHAPTERS, CNN_PRESETS, describe_presets
 
     table = describe_presets(chapters=list(ALL_CHAPTERS))
     cols = ["preset", "chapter", "datasets", "runs", "new_trainings", "max_epochs",

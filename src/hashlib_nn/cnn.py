@@ -609,7 +609,7 @@ def encode(
 
     With ``return_logits`` the model outputs come too, float32 on the host (``(codes, logits)``,
     as :func:`hashlib_nn.codes.neural_codes` returns them): the network's own accuracy costs no
-    second pass (:func:`hashlib_nn.cnn_experiments.cnn_run` measures it so).
+    second pass (:func:`hashlib_nn.experiments.runner.cnn_run` measures it so).
 
     The model must already be on ``device``; ``x`` may be anywhere (batches are moved).
 

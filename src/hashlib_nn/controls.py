@@ -31,7 +31,8 @@ plus a ``control`` column), so every table, chart and verdict applies to them un
 
 :func:`model_size_controls` gives both controls over a model-size grid (widths x seeds under a
 preset); :func:`chapter_controls` what the *Determinism* and *Categorization* chapters use.
-Results are kept in the results store (:mod:`hashlib_nn.store`) under ``<root>/controls/``, one
+Results are kept in the results store (:mod:`hashlib_nn.experiments.store`) under
+``<root>/controls/``, one
 entry per control and configuration (an ordinary run entry whose ``trainer`` is
 ``"control:<name>"``), so a chapter computes each control once. :func:`ship_controls` and
 :func:`load_shipped` write and read the shipped ``results/<preset>/controls.csv``.
@@ -51,33 +52,36 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hashlib_nn import presets
 from hashlib_nn.analysis import aggregate, final_rows
 from hashlib_nn.codes import NeuralCodes, neural_codes
 from hashlib_nn.device import resolve_device
-from hashlib_nn.experiments import build_model, evaluate, run_data
-from hashlib_nn.metrics import collision_fraction, distinct_codes
-from hashlib_nn.provenance import versions
-from hashlib_nn.runs import (
+from hashlib_nn.experiments import presets
+from hashlib_nn.experiments.config import (
     CATEGORIZATION_SUITES,
-    FRAME_COLUMNS,
     METRIC_SUITES,
-    Checkpoint,
     RunConfig,
-    RunResult,
     content_key,
 )
+from hashlib_nn.experiments.evaluation import (
+    build_model,
+    categorization_suites,
+    evaluate,
+    rr_metrics,
+    run_data,
+)
+from hashlib_nn.experiments.result import FRAME_COLUMNS, Checkpoint, RunResult
+from hashlib_nn.experiments.store import Store, open_store
+from hashlib_nn.provenance import versions
 from hashlib_nn.shipped import check_preset
 from hashlib_nn.shipped_files import PROVENANCE_COLUMNS, VERSION_KEYS, read_rows, shipped_root
-from hashlib_nn.store import Store, open_store
 from hashlib_nn.validation import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hashlib_nn.experiments.presets import ChapterPlan
+    from hashlib_nn.experiments.store import StoreLike
     from hashlib_nn.models import PaperMLP
-    from hashlib_nn.presets import ChapterPlan
-    from hashlib_nn.store import StoreLike
 
 __all__ = [
     "CONTROLS",
@@ -226,33 +230,22 @@ def _evaluate_codes(codes_tr: NeuralCodes, codes_te: NeuralCodes, config: RunCon
     """The ``rr`` and categorization suites of :func:`hashlib_nn.experiments.evaluate` on
     given codes (for a control that is not a network). Same functions, same arguments, same
     metric names; ``tests/test_controls.py`` checks that both give identical numbers."""
-    from hashlib_nn.categorization import categorization_report
-
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     m: dict[str, float] = {}
     if "rr" in config.metrics:
         t = time.perf_counter()
-        for split, codes in (("train", codes_tr), ("test", codes_te)):
-            groups = distinct_codes(codes)
-            n = len(codes)
-            m[f"rr_{split}"] = (n - groups.n_distinct) / n
-            m[f"collision_{split}"] = collision_fraction(codes)
-            m[f"n_distinct_{split}"] = float(groups.n_distinct)
+        m.update(rr_metrics((("train", codes_tr), ("test", codes_te))))
         m["n_bits"] = float(codes_tr.n_bits)
         timings["rr"] = time.perf_counter() - t
     suites = tuple(s for s in CATEGORIZATION_SUITES if s in config.metrics)
     if suites:
         t = time.perf_counter()
-        report = categorization_report(
-            codes_tr, data.y_eval, codes_te, data.y_test,
-            n_clusters=data.n_classes, metrics=suites, device=device,
-        )  # fmt: skip
-        for name, value in report.items():
-            if name.startswith("time_"):
-                timings[name[5:]] = float(value)
-            elif name not in ("n_bits", "n_train", "n_test"):
-                m[name] = float(value)
+        cat, cat_seconds = categorization_suites(codes_tr, data.y_eval, codes_te, data.y_test,
+                                                 suites=suites, n_classes=data.n_classes,
+                                                 device=device)  # fmt: skip
+        m.update(cat)
+        timings.update(cat_seconds)
         timings["categorization"] = time.perf_counter() - t
     return Checkpoint(0, m, time.perf_counter() - t0, timings)
 
@@ -440,7 +433,7 @@ def chapter_controls(
     chapter: str, plan: ChapterPlan, *, store: StoreLike | bool | None = None
 ) -> pd.DataFrame:
     """The controls a chapter shows beside its runs (``plan``: its
-    :func:`hashlib_nn.presets.chapter_params`).
+    :func:`hashlib_nn.experiments.presets.chapter_params`).
 
     ``determinism``: the redundancy ratios at every width and seed of the plan (at the
     ``quick`` preset its first seed only). ``categorization``: every suite; at the ``smoke``
@@ -626,7 +619,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dataset", action="append", default=None)
     p.add_argument("--store", default=None, help="results store (default: $HASHLIB_NN_STORE)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--ship", action="store_true", help="then write results/<preset>/controls.csv")
+    p.add_argument("--ship", action="store_true",
+                   help="then write results/<preset>/controls.csv (every data set stored)")
+    p.add_argument("--out-dir", default=None, help="default: the package's results folder")
     args = p.parse_args(argv)
     for ds in args.dataset or ["mnist"]:
         configs = presets.grid("model_size", args.preset, dataset=ds)
@@ -636,7 +631,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             print(f"[{i + 1}/{len(configs)}] {config.describe()}: "
                   f"{time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
     if args.ship:
-        for path in ship_controls(args.store, args.preset, args.dataset):
+        for path in ship_controls(args.store, args.preset, None, args.out_dir):
             print(f"wrote {path}")
     return 0
 

@@ -57,14 +57,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hashlib_nn.experiments.store import open_store
 from hashlib_nn.provenance import machine
-from hashlib_nn.store import open_store
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from hashlib_nn.experiments import RunConfig
-    from hashlib_nn.store import StoreLike
+    from hashlib_nn.experiments.store import StoreLike
 
 __all__ = [
     "COLUMNS",

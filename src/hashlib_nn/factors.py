@@ -857,7 +857,7 @@ def phase_planes(
 ) -> dict[str, pd.DataFrame]:
     """The two planes of a phase-chart results frame as :func:`phase_cells` frames.
 
-    ``axes`` is :func:`hashlib_nn.presets.phase_chart_axes` (``"training_time"`` and
+    ``axes`` is :func:`hashlib_nn.experiments.presets.phase_chart_axes` (``"training_time"`` and
     ``"sample_size"``: lists of RunConfigs); the rows of the runs of each list become the
     ``"epoch"`` and the ``"n_train"`` plane. Rows of runs in neither are left out, and a plane
     with no rows is an empty frame with the columns of :func:`phase_cells`, so a partial grid or
@@ -963,7 +963,7 @@ def _num(v: Any) -> str:
 def phase_axes_frames(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Split a phase-chart results frame into its two planes by run: runs evaluated at more than
     one epoch are the training-time plane (``"epoch"``), the others the sample-size plane
-    (``"n_train"``), as :func:`hashlib_nn.presets.phase_chart_axes` builds them."""
+    (``"n_train"``), as :func:`hashlib_nn.experiments.presets.phase_chart_axes` builds them."""
     _require(frame, ["key", "epoch"], "phase_axes_frames")
     epochs = frame.groupby("key")["epoch"].nunique()
     timed = frame["key"].map(epochs) > 1
@@ -1109,7 +1109,7 @@ def phase_chart_verdict(
 def shipped_configs(chapter: str, frame: pd.DataFrame, preset: str = "standard") -> list[Any]:
     """The RunConfigs of ``chapter``'s ``preset`` grid whose runs are in ``frame`` (shipped
     rows), e.g. for :func:`effective_noise_rates`; one per run."""
-    from hashlib_nn.presets import grid
+    from hashlib_nn.experiments.presets import grid
 
     if frame.empty:
         return []

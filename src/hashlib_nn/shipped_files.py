@@ -1,7 +1,8 @@
 """Where the shipped results live and how their CSV files are read (no knowledge of presets).
 
 :mod:`hashlib_nn.shipped` writes and describes the shipped results of the presets' grids and
-checks preset and chapter names; this module, below it and below :mod:`hashlib_nn.presets`, only
+checks preset and chapter names; this module, below it and below
+:mod:`hashlib_nn.experiments.presets`, only
 knows the files: ``<root>/<preset>/<chapter>.csv`` (``determinism`` and ``categorization`` read
 ``model_size.csv``), their per-run provenance columns and how they are parsed back into tidy
 frames. :func:`load` here does not check its names: an unknown preset or chapter is simply not
@@ -71,7 +72,9 @@ def load(
 ) -> pd.DataFrame:
     """The shipped tidy rows of ``chapter`` under ``preset`` (optionally one or more data
     sets), names unchecked; an empty frame with the same columns when nothing is shipped."""
-    from hashlib_nn.runs import FRAME_COLUMNS  # (runs imports torch: only when reading)
+    from hashlib_nn.experiments.result import (
+        FRAME_COLUMNS,  # (runs imports torch: only when reading)
+    )
 
     name = FILE_OF.get(chapter, chapter)
     path = (Path(root) if root is not None else shipped_root()) / preset / f"{name}.csv"

@@ -85,7 +85,7 @@ def beats_controls_sentence(adds: pd.DataFrame, metrics: list[str] = ACCURACY_ME
 def report(frame: pd.DataFrame, *, dataset: str, preset: str,
            controls: pd.DataFrame | None = None) -> ChapterReport:  # fmt: skip
     """Charts, tables, the verdict and computed statements of the model-size grid ``frame``
-    (tidy rows of :meth:`hashlib_nn.presets.ChapterPlan.run` or
+    (tidy rows of :meth:`hashlib_nn.experiments.presets.ChapterPlan.run` or
     :func:`hashlib_nn.shipped.load`) beside ``controls`` (:func:`hashlib_nn.controls.
     chapter_controls` or :func:`hashlib_nn.controls.load_shipped`). Rows of other data sets are
     ignored; an empty frame gives a report with one statement saying so."""

@@ -138,7 +138,7 @@ def paper_for_chart(paper: pd.DataFrame, metric: str) -> pd.DataFrame | None:
 def report(frame: pd.DataFrame, *, dataset: str, preset: str,
            controls: pd.DataFrame | None = None) -> ChapterReport:  # fmt: skip
     """Charts, tables, the verdict and computed statements of the model-size grid ``frame``
-    (tidy rows of :meth:`hashlib_nn.presets.ChapterPlan.run` or
+    (tidy rows of :meth:`hashlib_nn.experiments.presets.ChapterPlan.run` or
     :func:`hashlib_nn.shipped.load`) beside ``controls`` (:func:`hashlib_nn.controls.
     chapter_controls` or :func:`hashlib_nn.controls.load_shipped`). Rows of other data sets are
     ignored; an empty frame gives a report with one statement saying so."""

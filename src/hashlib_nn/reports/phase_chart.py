@@ -146,7 +146,8 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     ``frame`` (tidy rows of ``ChapterPlan.run()`` or :func:`hashlib_nn.shipped.load`; rows of
     other data sets are ignored), under ``thresholds``.
 
-    ``axes``: :func:`hashlib_nn.presets.phase_chart_axes` of the runs (which run belongs to
+    ``axes``: :func:`hashlib_nn.experiments.presets.phase_chart_axes` of the runs (which run
+    belongs to
     which plane); None splits by run (:func:`~hashlib_nn.factors.phase_axes_frames`: runs
     evaluated at several epochs are the training-time plane). An empty frame gives a report
     with one statement saying so."""

@@ -2,7 +2,8 @@
 
 Chapters, tests and the command line share one store, so a re-run, or a second chapter that
 needs the same runs, never trains again (:func:`hashlib_nn.experiments.sweep` looks here first).
-Entries are :class:`hashlib_nn.runs.RunResult` objects (:mod:`hashlib_nn.runs` is imported only
+Entries are :class:`hashlib_nn.experiments.result.RunResult` objects
+(:mod:`hashlib_nn.experiments.config` is imported only
 when one is read or named: it imports torch).
 
 Where: ``store=`` (a path or a :class:`Store`) if given, else ``$HASHLIB_NN_STORE``, else
@@ -38,10 +39,15 @@ from hashlib_nn.validation import atomic_write, checksum
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.runs import RunConfig, RunResult
+    from hashlib_nn.experiments.config import RunConfig
+    from hashlib_nn.experiments.result import CNNRunResult, RunResult
 
 __all__ = [
+    "CNN_SUBDIR",
     "CorruptEntryWarning",
+    "cnn_entry_path",
+    "get_cnn",
+    "put_cnn",
     "Store",
     "StoreLike",
     "default_root",
@@ -85,7 +91,7 @@ def _key_of(key_or_config: str | RunConfig) -> str:
         if len(key_or_config) != 64 or any(c not in "0123456789abcdef" for c in key_or_config):
             raise ValueError(f"a store key is 64 lowercase hex digits; got {key_or_config!r}")
         return key_or_config
-    from hashlib_nn.runs import RunConfig, content_key  # (runs imports torch: lazily)
+    from hashlib_nn.experiments.config import RunConfig, content_key  # (runs imports torch: lazily)
 
     if isinstance(key_or_config, RunConfig):
         return content_key(key_or_config)
@@ -134,7 +140,8 @@ class Store:
     def get(self, key: str | RunConfig) -> RunResult | None:
         """The stored result, or None when absent or corrupt (a corrupt one is reported with a
         :class:`CorruptEntryWarning` and moved aside; :func:`read_entry`)."""
-        from hashlib_nn.runs import SCHEMA_VERSION, RunResult
+        from hashlib_nn.experiments.config import SCHEMA_VERSION
+        from hashlib_nn.experiments.result import RunResult
 
         path = self.path(key)
         try:
@@ -170,7 +177,8 @@ class Store:
         per content key, limited to the checkpoints and metric suites its configs request."""
         import pandas as pd
 
-        from hashlib_nn.runs import FRAME_COLUMNS, content_key, union_plan
+        from hashlib_nn.experiments.config import content_key
+        from hashlib_nn.experiments.result import FRAME_COLUMNS, union_plan
 
         if configs is not None:
             merged: dict[str, RunConfig] = {}  # one request per key, plans united
@@ -250,7 +258,7 @@ def read_entry(path: Path, *, format: str, schema: int, parse: Callable[[dict[st
     with a :class:`CorruptEntryWarning` and moved aside to ``<key>.json.corrupt``); when it is
     intact but of another ``schema`` or ``parse`` refuses it (reported, left in place).
     ``label`` starts the warning; ``stacklevel`` counts from the caller of this function.
-    The store's own entries and the CNN runs' (:mod:`hashlib_nn.cnn_experiments`) share it."""
+    The store's own entries and the CNN runs' (:mod:`hashlib_nn.experiments`) share it."""
     try:
         return _read(path, format, schema, parse)
     except FileNotFoundError:
@@ -309,3 +317,42 @@ def _matches(config: RunConfig, where: dict[str, Any]) -> bool:
         elif have != (list(want) if isinstance(want, tuple) else want):
             return False
     return True
+
+
+# ----------------------------------------------------------------------------------------------
+# CNN runs: a subfolder of the same store
+# ----------------------------------------------------------------------------------------------
+
+
+#: The subfolder of the store that holds CNN runs (``<root>/cnn/<key>.json``): it keeps them out of
+#: :class:`Store`'s own listing, which would take them for damaged MLP runs.
+CNN_SUBDIR = "cnn"
+
+
+def cnn_entry_path(store: StoreLike | None, key: str) -> Path:
+    """Where the CNN run ``key`` is stored (whether or not it exists)."""
+    return open_store(store).root / CNN_SUBDIR / f"{key}.json"
+
+
+def get_cnn(store: StoreLike | None, key: str) -> CNNRunResult | None:
+    """The stored CNN run ``key`` (``from_store`` set), or None when absent or damaged (then
+    reported and moved aside as :meth:`Store.get` does)."""
+    from hashlib_nn.experiments.config import CNN_FORMAT, CNN_SCHEMA_VERSION
+    from hashlib_nn.experiments.result import CNNRunResult
+
+    def parse(payload: dict[str, Any]) -> CNNRunResult:
+        return CNNRunResult.from_dict(payload, from_store=True)
+
+    return read_entry(cnn_entry_path(store, key), format=CNN_FORMAT, schema=CNN_SCHEMA_VERSION,
+                      parse=parse, label="CNN store entry", stacklevel=3)  # fmt: skip
+
+
+def put_cnn(store: StoreLike | None, result: CNNRunResult) -> Path:
+    """Store a CNN run atomically, with a checksum; returns its path."""
+    from hashlib_nn.experiments.config import CNN_FORMAT, CNN_SCHEMA_VERSION
+
+    return write_entry(cnn_entry_path(store, result.key), format=CNN_FORMAT,
+                       schema=CNN_SCHEMA_VERSION, key=result.key,
+                       payload=result.to_dict())  # fmt: skip
+
+

@@ -7,7 +7,8 @@ Dask scheduler (``sweep(..., scheduler="tcp://host:8786")``, ``hashlib-nn run --
 through :class:`distributed.Client` instead:
 
 * **Workers write the results.** Each task gets the result store's absolute path and writes
-  every finished run there itself (:meth:`hashlib_nn.store.Store.put`: atomic, checksummed), so
+  every finished run there itself (:meth:`hashlib_nn.experiments.store.Store.put`: atomic,
+  checksummed), so
   a lost client loses nothing that finished. The store must therefore be on a filesystem that
   every worker and the client see at the same path (NFS, Lustre, a shared volume). The client
   checks each result it receives against the store and writes the ones it cannot see itself
@@ -52,8 +53,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.runs import RegisteredDataset, RunConfig, RunResult
-    from hashlib_nn.store import Store
+    from hashlib_nn.experiments.config import RegisteredDataset, RunConfig
+    from hashlib_nn.experiments.result import RunResult
+    from hashlib_nn.experiments.store import Store
 
 __all__ = [
     "ENV_VAR",
@@ -103,7 +105,9 @@ class RunFailure:
     def from_exception(
         cls, config: RunConfig, exc: BaseException, tb: Any = None, where: str = "local"
     ) -> RunFailure:
-        from hashlib_nn.runs import content_key  # (runs imports torch: only when needed)
+        from hashlib_nn.experiments.config import (
+            content_key,  # (runs imports torch: only when needed)
+        )
 
         message = str(exc).strip().splitlines()
         error = type(exc).__name__ + (f": {message[0]}" if message else "")
@@ -249,7 +253,7 @@ def _worker_versions() -> dict[str, Any]:
     import torch
 
     import hashlib_nn
-    from hashlib_nn.runs import SCHEMA_VERSION
+    from hashlib_nn.experiments.config import SCHEMA_VERSION
 
     return {
         "hashlib_nn": hashlib_nn.__version__,
@@ -264,7 +268,7 @@ def check_workers(client: Any) -> dict[str, dict[str, Any]]:
     of another schema, a warning when its torch differs from ours (results may then differ)."""
     import torch
 
-    from hashlib_nn.runs import SCHEMA_VERSION
+    from hashlib_nn.experiments.config import SCHEMA_VERSION
 
     try:
         found: dict[str, dict[str, Any]] = client.run(_worker_versions)
@@ -333,7 +337,8 @@ def run_on_cluster(
     ``scheduler``: a Client or an address (connected for the duration). ``task(chunk, device,
     store_root, datasets)`` trains a chunk on a worker and stores its results there
     (:func:`hashlib_nn.experiments.train_chunk`); ``datasets``: the registered data sets the
-    chunks use (:func:`hashlib_nn.runs.registered_datasets`), sent to the workers once. Returns
+    chunks use (:func:`hashlib_nn.experiments.config.registered_datasets`), sent to the workers
+    once. Returns
     the failures (``keep_going``), or re-raises the first one after cancelling the rest.
     """
     with contextlib.ExitStack() as stack:

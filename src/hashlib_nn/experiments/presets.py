@@ -49,21 +49,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hashlib_nn.runs import (
-    METRIC_SUITES,
-    TRAIN_SIZES,
-    RunConfig,
-)
-from hashlib_nn.runs import train_size as _train_size
+from hashlib_nn.experiments.config import METRIC_SUITES, TRAIN_SIZES, RunConfig
+from hashlib_nn.experiments.config import train_size as _train_size
 from hashlib_nn.train import TrainConfig
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hashlib_nn.store import StoreLike
+    from hashlib_nn.experiments.store import StoreLike
 
 __all__ = [
     "ALL_CHAPTERS",
+    "CNN_PRESETS",
+    "PAPER_MODELS",
+    "CNNPreset",
+    "chapter_runs",
+    "lr_decay_every",
     "CHAPTERS",
     "DATASET_PROTOCOLS",
     "COST_MODEL",
@@ -475,7 +476,7 @@ def str_list(value: Any) -> tuple[str, ...]:
     """A name or a list of names, typed or as papermill passes it (a string): ``"mnist"``,
     ``["mnist", "cifar10"]``, ``"['mnist', 'cifar10']"``, and unquoted ``"[mnist, cifar10]"`` or
     ``"mnist, cifar10"``. Names are stripped; an empty one is refused (``ValueError``). The
-    list parameters of the chapters and :func:`hashlib_nn.cnn_experiments.chapter_runs`' models
+    list parameters of the chapters and :func:`hashlib_nn.experiments.presets.chapter_runs`' models
     use it.
 
     >>> str_list("[resnet20, vgg16]")
@@ -812,7 +813,7 @@ class ChapterPlan(Sequence[RunConfig]):
 
     def run(self, *, store: StoreLike | None = None, progress: bool | None = None) -> pd.DataFrame:
         """:func:`hashlib_nn.experiments.sweep` over the grid: stored runs are reused."""
-        from hashlib_nn.experiments import sweep
+        from hashlib_nn.experiments.sweeps import sweep
 
         return sweep(self.configs, store=store if store is not None else self.store,
                      device=self.device, progress=progress)  # fmt: skip
@@ -928,8 +929,8 @@ _MAX_GROUP = 16  # hashlib_nn.experiments.sweep's max_group
 
 def _cost_groups(configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
     """Distinct runs of ``configs`` in the groups a sweep trains together."""
-    from hashlib_nn.runs import content_key
-    from hashlib_nn.runs import group_key as _group_key
+    from hashlib_nn.experiments.config import content_key
+    from hashlib_nn.experiments.config import group_key as _group_key
 
     seen: dict[str, RunConfig] = {}
     for c in configs:
@@ -941,7 +942,7 @@ def _cost_groups(configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
 
 
 def _fit_rows(config: RunConfig) -> int:
-    from hashlib_nn.runs import fit_length as _fit_length
+    from hashlib_nn.experiments.config import fit_length as _fit_length
 
     rows = _fit_length(config)
     return abs(rows) if rows is not None else config.n_examples
@@ -1107,8 +1108,8 @@ def stored_costs(
 ) -> pd.DataFrame:
     """:func:`cost_runs` of the runs of ``plans`` (chapter -> configs) that ``store`` (default:
     the default store) holds; nothing is trained."""
-    from hashlib_nn.experiments import content_key
-    from hashlib_nn.store import open_store
+    from hashlib_nn.experiments.config import content_key
+    from hashlib_nn.experiments.store import open_store
 
     st = open_store(store)
     keys = dict.fromkeys(content_key(c) for configs in plans.values() for c in configs)
@@ -1126,7 +1127,7 @@ def sweep_cost_table(
     before it asked for. Columns as :func:`predicted_vs_measured` (``runs``: runs trained)."""
     import pandas as pd
 
-    from hashlib_nn.experiments import content_key
+    from hashlib_nn.experiments.config import content_key
 
     unknown = [c for c in measured_seconds if c not in ALL_CHAPTERS]
     if unknown:
@@ -1152,7 +1153,7 @@ def shipped_cost_table(
     import pandas as pd
 
     from hashlib_nn import shipped_files as shipped  # (reads files; shipped imports presets)
-    from hashlib_nn.experiments import content_key
+    from hashlib_nn.experiments.config import content_key
 
     tables = []
     for chapter in FACTOR_CHAPTERS.keys() | {"model_size", "training_time", "sample_size"}:
@@ -1189,7 +1190,7 @@ def predicted_vs_measured(
     """
     import pandas as pd
 
-    from hashlib_nn.experiments import content_key
+    from hashlib_nn.experiments.config import content_key
 
     measured = runs.drop_duplicates("key").set_index("key")["seconds"]
     seen: set[str] = set()
@@ -1263,7 +1264,7 @@ def describe_presets(
             raise ValueError(f"unknown chapters {unknown}; accepted: {', '.join(ALL_CHAPTERS)}")
         for chapter in (c for c in order if c in wanted):
             configs = grid(chapter, name)
-            from hashlib_nn.experiments import content_key
+            from hashlib_nn.experiments.config import content_key
 
             keys = {content_key(c) for c in configs}
             new = [c for c in configs if content_key(c) not in counted]
@@ -1306,3 +1307,74 @@ def _span(values: Sequence[int | None]) -> str:
     if len(shown) <= 6:
         return ", ".join(shown)
     return f"{len(shown)} values, {shown[0]} .. {shown[-1]}"
+
+
+# ----------------------------------------------------------------------------------------------
+# The CNN chapter's presets
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CNNPreset:
+    """What the CNN chapter runs under one preset name (hashlib_nn.experiments.presets' names)."""
+
+    models: tuple[str, ...]  # one run per model
+    dataset: str
+    n_train: int | None  # None: the whole training split (48k; CIFAR-10 40k)
+    n_test: int | None  # None: the whole test set (10k)
+    epochs: int
+    checkpoints: tuple[int, ...]  # epochs evaluated (0: initialization)
+    bn_momentum: float | None  # None: Keras' (original); 0.1 for runs of a few hundred steps
+    note: str
+
+
+PAPER_MODELS: tuple[str, ...] = ("vgg16", "vgg19", "resnet18", "resnet20", "resnet32", "resnet56")
+
+CNN_PRESETS: dict[str, CNNPreset] = {
+    "smoke": CNNPreset(("resnet8",), "fashion-mnist", 256, 256, 1, (0, 1), 0.1,
+                       "seconds: 256 images, one epoch (tests)"),
+    "quick": CNNPreset(("resnet8",), "fashion-mnist", 5000, 2000, 4, (0, 4), 0.1,
+                       "the default, CPU: our ResNet8 on the first 5,000 Fashion-MNIST training "
+                       "images, 4 epochs; 2,000 test images"),
+    "standard": CNNPreset(("resnet20",), "fashion-mnist", None, None, 200, (0, 1, 10, 50, 200),
+                          None, "GPU: ResNet20 on all 48k Fashion-MNIST training images and the "
+                          "10k test images, the original protocol (200 epochs)"),
+    "paper": CNNPreset(PAPER_MODELS, "cifar10", None, None, 200, (0, 200), None,
+                       "GPU, hours: the paper's six CNNs on CIFAR-10 (40k/10k), the original "
+                       "protocol"),
+}  # fmt: skip
+
+
+def lr_decay_every(epochs: int) -> int:
+    """The original's schedule scaled to the run: x0.1 after each quarter of the epochs
+    (200 epochs: every 50, the original; 4 epochs: every epoch)."""
+    return max(1, int(epochs) // 4)
+
+
+def chapter_runs(
+    preset: str = "quick",
+    *,
+    model: str | Sequence[str] | None = None,
+    dataset: str | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """The keyword arguments of each :func:`cnn_run` the chapter makes under ``preset``; every
+    argument given (not None) overrides the preset's value (``model`` may be a list or a string
+    such as ``"[resnet20, resnet32]"``). The schedule is :func:`lr_decay_every` of the epochs;
+    with other epochs than the preset's, the checkpoints are 0 and the last epoch."""
+    if preset not in CNN_PRESETS:
+        raise ValueError(f"preset must be one of {list(CNN_PRESETS)}; got {preset!r}")
+    p = CNN_PRESETS[preset]
+    models = str_list(model) if model else p.models
+    e = p.epochs if epochs is None else int(epochs)
+    cps = p.checkpoints if epochs is None else (0, e)
+    return [dict(model_name=m, dataset=dataset or p.dataset,
+                 n_train=p.n_train if n_train is None else n_train,
+                 n_test=p.n_test if n_test is None else n_test, epochs=e, seed=seed,
+                 checkpoints=tuple(sorted(set(cps) | {e})), bn_momentum=p.bn_momentum,
+                 lr_decay_every=lr_decay_every(e)) for m in models]  # fmt: skip
+
+

@@ -1,11 +1,14 @@
-"""What a run is: its configuration, its content key and its result (paper, Sec. 4).
+"""What a run is: its configuration and content key (paper, Sec. 4), for MLPs and CNNs.
 
-The data model under :mod:`hashlib_nn.experiments` (which trains and measures) and
-:mod:`hashlib_nn.store` (which keeps results on disk): the data sets a run may name (the
-paper's and registered ones), :class:`RunConfig`, :func:`content_key`, :class:`Checkpoint`,
-:class:`RunResult` and its tidy frame (:data:`FRAME_COLUMNS`). Nothing here trains; every name
-documented here is also importable from :mod:`hashlib_nn.experiments`, where the README and the
-chapters use it.
+The bottom of the experiment pipeline (:mod:`hashlib_nn.experiments`): the data sets a run may
+name (the paper's and registered ones), :class:`RunConfig` (the paper's MLP) and
+:class:`CNNRunConfig` (the CNN chapter's networks), and their content keys (:func:`content_key`,
+:func:`cnn_content_key`). Results are in :mod:`hashlib_nn.experiments.result`. Nothing here
+trains; every public name is also importable from :mod:`hashlib_nn.experiments`.
+
+The two configurations stay two classes with two key functions: the keys of every stored and
+shipped run are SHA-256 digests of their canonical JSON, and one class with an architecture field
+would give every stored run a new key.
 
 The **content key** of a configuration (:func:`content_key`) is the SHA-256 of a canonical JSON of
 what determines the *trained network* (plus :data:`SCHEMA_VERSION`); the evaluation plan
@@ -21,31 +24,34 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from hashlib_nn.cnn import CNNTrainConfig
 from hashlib_nn.data import Dataset, load_dataset
 from hashlib_nn.models import BN_RUNNING_VARS
 from hashlib_nn.train import TrainConfig, deviation_identity
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 __all__ = [
     "BUILTIN_DATASETS",
+    "CNN_FORMAT",
+    "CNN_SCHEMA_VERSION",
+    "CNN_SUITES",
+    "IMAGE_DATASETS",
+    "IMAGE_SHAPES",
+    "CNNRunConfig",
+    "cnn_content_key",
+    "default_hflip",
     "CATEGORIZATION_SUITES",
     "DEFAULT_DEPTH",
-    "FRAME_COLUMNS",
     "LABEL_NOISE_MODES",
     "METRIC_SUITES",
     "OPTIONAL_SUITES",
     "SCHEMA_VERSION",
     "TRAIN_SIZES",
-    "Checkpoint",
     "RegisteredDataset",
     "RunConfig",
-    "RunResult",
     "available_datasets",
     "content_key",
     "fit_length",
@@ -58,7 +64,6 @@ __all__ = [
     "registered_datasets",
     "synthetic_dataset",
     "train_size",
-    "union_plan",
     "unregister_dataset",
 ]
 
@@ -505,183 +510,87 @@ def fit_length(config: RunConfig) -> int | None:
     return n * (total // n)
 
 
+
+
 # ----------------------------------------------------------------------------------------------
-# Results
+# CNN runs: configuration and content key (the CNN chapter, protocol.md "CNNs on CIFAR-10")
 # ----------------------------------------------------------------------------------------------
+
+
+#: Bumped whenever a code change would change a stored CNN result for the same config.
+CNN_SCHEMA_VERSION = 1
+CNN_FORMAT = "hashlib_nn.cnn_run"
+#: Data sets :func:`cnn_run` loads by name (images, ``load_dataset(name, flatten=False)``).
+IMAGE_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")
+#: Image shape (C, H, W) of each named data set, for :func:`bits_per_image` (no data needed).
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32),
+}  # fmt: skip
+#: Categorization suites a CNN run computes on its reduced codes (this order: part of its key).
+CNN_SUITES: tuple[str, ...] = ("knn", "kmeans", "lr")
+
+
+def default_hflip(dataset: str) -> bool:
+    """Horizontal flips in the augmentation: the original's ``horizontal_flip=True`` except on
+    MNIST, whose digits are not mirror images of themselves (a flipped 2 is no digit). Fashion-MNIST
+    keeps the flip: a mirrored shirt, sneaker or bag is still a shirt, sneaker or bag (its items
+    are roughly left-right symmetric, the shoes all face one way and face the other when flipped),
+    so the flip preserves every label, as on CIFAR-10."""
+    return dataset != "mnist"
+
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """Metrics of one evaluated epoch."""
+class CNNRunConfig:
+    """Everything that determines one CNN run and what it measures (all part of the key)."""
 
-    epoch: int  # 0 = initialization; e = after e epochs
-    metrics: dict[str, float]  # metric name (e.g. "rr_train") -> value
-    seconds: float  # evaluation time (codes + all suites)
-    timings: dict[str, float] = field(default_factory=dict)  # per-suite seconds
-
-
-@dataclass
-class RunResult:
-    """Everything one run produced. ``to_frame()`` gives tidy rows."""
-
-    config: RunConfig
-    key: str  # content_key(config)
-    checkpoints: list[Checkpoint]  # in epoch order; the last is the final epoch
-    history: list[dict[str, float]]  # per epoch: epoch, lr, loss, accuracy, seconds
-    stopped_epoch: int | None  # epoch at which early stopping ended the run, else None
-    epochs_run: int
-    train_seconds: float  # wall time of the training epochs (checkpoint evaluations excluded);
-    # with trainer "train_many" the time of the whole batch of `group_size` models
-    device: str
-    trainer: str  # "train" (one model) or "train_many" (repeats trained together)
-    versions: dict[str, str | None]
-    created: str  # ISO 8601 UTC
-    group_size: int = 1  # models trained together with this one (train_many), including itself
-    schema: int = SCHEMA_VERSION
-
-    @property
-    def seed(self) -> int:
-        return self.config.seed
-
-    @property
-    def final(self) -> Checkpoint:
-        return self.checkpoints[-1]
-
-    @property
-    def eval_seconds(self) -> float:
-        return float(sum(c.seconds for c in self.checkpoints))
-
-    def evaluated_epochs(self) -> set[int]:
-        return {c.epoch for c in self.checkpoints}
-
-    def covers(self, config: RunConfig) -> bool:
-        """Whether this result answers ``config``: same training and every requested metric at
-        every requested checkpoint (a checkpoint the run never reached, after early stopping,
-        counts as answered)."""
-        if self.key != content_key(config):
-            return False
-        have = set(self.config.metrics)
-        if not set(config.metrics) <= have:
-            return False
-        done = self.evaluated_epochs()
-        return all(c in done for c in config.checkpoints if c <= self.epochs_run)
+    model: str  # a build_cnn name: vgg16, vgg19, resnet8 (ours), resnet18, resnet20/32/56
+    dataset: str  # "fashion-mnist", "mnist", "cifar10", or the name of a Dataset passed in
+    n_train: int  # the first n_train images of the protocol's training split (first 80%)
+    n_test: int  # the first n_test images of the official test set
+    train: CNNTrainConfig  # the original CNN protocol; epochs, seed and hflip set per run
+    checkpoints: tuple[int, ...] = (0,)  # epochs evaluated (0 = initialization); the last
+    # epoch reached is always evaluated too
+    width_multiplier: float = 1.0  # scales every conv/FC width (1.0: the original)
+    init: str = "keras"  # "keras" (the original's initializers) or "torch"
+    bn_momentum: float | None = None  # None: the init's (Keras 0.99, i.e. PyTorch 0.01); else
+    # PyTorch's convention (0.1: its default), for short runs whose running statistics would
+    # otherwise still be mostly their initial values (see cnn_run)
+    reduction_bits: int = 4096  # bits sampled (among varying ones) for K-NN/K-Means/LR: ours
+    reduction_seed: int = 0  # seed of that sample: ours
+    metrics: tuple[str, ...] = CNN_SUITES  # categorization suites on the reduced codes
+    k: int = 9  # K-NN neighbours: original
+    data_fingerprint: str | None = None  # SHA-256 of the arrays of a Dataset passed in
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "key": self.key,
-            "config": self.config.to_dict(),
-            "checkpoints": [dataclasses.asdict(c) for c in self.checkpoints],
-            "history": self.history,
-            "stopped_epoch": self.stopped_epoch,
-            "epochs_run": self.epochs_run,
-            "train_seconds": self.train_seconds,
-            "device": self.device,
-            "trainer": self.trainer,
-            "versions": self.versions,
-            "created": self.created,
-            "group_size": self.group_size,
-        }
+        d = dataclasses.asdict(self)
+        t = d["train"] = deviation_identity(d["train"])  # MLP-only toggles: keys unchanged
+        for name in ("lr", "eps", "lr_decay", "weight_decay", "min_delta", "rotation", "shift"):
+            t[name] = float(t[name])
+        t["betas"] = [float(b) for b in t["betas"]]
+        d["checkpoints"] = list(self.checkpoints)
+        d["metrics"] = list(self.metrics)
+        d["width_multiplier"] = float(self.width_multiplier)
+        if self.bn_momentum is not None:
+            d["bn_momentum"] = float(self.bn_momentum)
+        return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
-        return cls(
-            config=RunConfig.from_dict(d["config"]),
-            key=d["key"],
-            checkpoints=[Checkpoint(**c) for c in d["checkpoints"]],
-            history=list(d["history"]),
-            stopped_epoch=d["stopped_epoch"],
-            epochs_run=d["epochs_run"],
-            train_seconds=d["train_seconds"],
-            device=d["device"],
-            trainer=d["trainer"],
-            versions=dict(d["versions"]),
-            created=d["created"],
-            group_size=d["group_size"],
-            schema=d["schema"],
-        )
+    def from_dict(cls, d: Mapping[str, Any]) -> CNNRunConfig:
+        t = dict(d["train"])
+        t["betas"] = tuple(t["betas"])
+        return cls(**{**d, "train": CNNTrainConfig(**t), "checkpoints": tuple(d["checkpoints"]),
+                      "metrics": tuple(d["metrics"])})  # fmt: skip
 
-    def to_frame(self, request: RunConfig | None = None) -> pd.DataFrame:
-        """Tidy rows, one per checkpoint x metric, with the config columns.
-
-        Columns: key, the config's :meth:`RunConfig.flat` columns, epochs_run, stopped_epoch,
-        epoch, final (the last evaluated epoch), metric (e.g. ``"rr_train"``), measure (the
-        metric without its split, ``"rr"``), split (``"train"``, ``"test"`` or None), value.
-        With ``request``, only its checkpoints (plus the final epoch) and metric suites.
-        """
-        import pandas as pd
-
-        suites = set(request.metrics) if request is not None else None
-        epochs = set(request.checkpoints) if request is not None else None
-        base = {"key": self.key, **self.config.flat(), "epochs_run": self.epochs_run,
-                "stopped_epoch": self.stopped_epoch}  # fmt: skip
-        rows = []
-        last = self.checkpoints[-1].epoch if self.checkpoints else None
-        for cp in self.checkpoints:
-            if epochs is not None and cp.epoch not in epochs and cp.epoch != last:
-                continue
-            for name, value in cp.metrics.items():
-                if suites is not None and not _wanted(name, suites):
-                    continue
-                measure, split = _split_name(name)
-                rows.append({**base, "epoch": cp.epoch, "final": cp.epoch == last,
-                             "metric": name, "measure": measure, "split": split,
-                             "value": float(value)})  # fmt: skip
-        return pd.DataFrame(rows, columns=FRAME_COLUMNS)
-
-    def history_frame(self) -> pd.DataFrame:
-        """Per-epoch training loss and accuracy, with key and config columns."""
-        import pandas as pd
-
-        base = {"key": self.key, **self.config.flat()}
-        return pd.DataFrame([{**base, **h} for h in self.history])
+    def label(self) -> str:
+        return (f"{self.model} on {self.dataset}, n_train={self.n_train}, n_test={self.n_test}, "
+                f"{self.train.epochs} epochs, seed {self.train.seed}")  # fmt: skip
 
 
-#: Columns of the tidy frames (:meth:`RunResult.to_frame`, a sweep's frame), in order.
-FRAME_COLUMNS = [
-    "key", "dataset", "width", "depth", "per_layer", "n_train", "batchnorm", "dropout",
-    "label_noise", "label_noise_mode", "weight_decay", "early_stopping", "max_epochs", "seed",
-    "epochs_run", "stopped_epoch", "epoch", "final", "metric", "measure", "split", "value",
-]  # fmt: skip
-
-_SUITE_PREFIXES = (
-    ("rr", ("rr_", "collision_", "n_distinct_")),
-    ("net", ("net_",)),
-    ("kmeans", ("kmeans_",)),
-    ("knn_sklearn", ("knn_sklearn_",)),  # before "knn": its names start with "knn_" too
-    ("knn", ("knn_",)),
-    ("lr", ("lr_",)),
-)
+def cnn_content_key(config: CNNRunConfig) -> str:
+    """SHA-256 (hex) of the canonical JSON of the config and :data:`CNN_SCHEMA_VERSION`."""
+    payload = {"schema": CNN_SCHEMA_VERSION, "kind": CNN_FORMAT, "config": config.to_dict()}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _suite_of(metric: str) -> str | None:
-    """The suite that produced ``metric`` (None: shared by the categorization suites, such as
-    ``n_bits_kept``)."""
-    if metric == "n_bits":
-        return "rr"
-    for suite, prefixes in _SUITE_PREFIXES:
-        if metric.startswith(prefixes):
-            return suite
-    return None
-
-
-def _wanted(metric: str, suites: set[str]) -> bool:
-    suite = _suite_of(metric)
-    return suite in suites if suite is not None else bool(suites & set(CATEGORIZATION_SUITES))
-
-
-def _split_name(metric: str) -> tuple[str, str | None]:
-    for split in ("train", "test"):
-        if metric.endswith("_" + split):
-            return metric[: -len(split) - 1], split
-    return metric, None
-
-
-
-def union_plan(config: RunConfig, other: RunConfig) -> RunConfig:
-    """``config`` with the union of both evaluation plans (metrics and checkpoints)."""
-    return dataclasses.replace(
-        config,
-        metrics=tuple(set(config.metrics) | set(other.metrics)),
-        checkpoints=tuple(set(config.checkpoints) | set(other.checkpoints)),
-    )

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The release run of the shipped `standard` results (issue 15): every chapter's grid at the
+# faithful protocol, trained from a clean checkout so that every row is traceable to one commit.
+#
+#   tools/release.sh COMMIT STORE DATASET:GRID [DATASET:GRID ...]
+#
+# GRID is a chapter that trains (model_size, training_time, sample_size, label_noise,
+# regularization, phase_chart) or `controls` (the untrained-network and SimHash controls of the
+# model-size grid). The grids run one after another in this process, on one thread; run two
+# instances at once (one per core) with grids that share no runs, e.g.
+#
+#   tools/release.sh HEAD ~/release mnist:model_size mnist:regularization mnist:controls &
+#   tools/release.sh HEAD ~/release mnist:training_time mnist:sample_size mnist:label_noise \
+#       mnist:phase_chart &
+#
+# (regularization includes a model-size run, label noise a sample-size run, and the phase chart
+# the training-time and sample-size grids at more widths: each stays in its lane.)
+#
+# - COMMIT is checked out in a separate worktree (/tmp/hashlib_nn-release-<commit>) and the runs
+#   train there, so that edits to this checkout meanwhile can make no run dirty;
+# - STORE is the results store, shared by the instances (it resumes: run the script again
+#   after an interruption and only the missing runs train);
+# - after each grid, everything the store holds is shipped into THIS checkout's
+#   src/hashlib_nn/results/standard (python -m hashlib_nn.shipped, which refuses dirty runs;
+#   the controls with python -m hashlib_nn.controls --ship) and committed there (that folder
+#   only), so finished grids survive a session that ends;
+# - each grid's wall time is appended to STORE/release-times.tsv.
+set -euo pipefail
+
+usage="usage: tools/release.sh COMMIT STORE DATASET:GRID [DATASET:GRID ...]"
+commit=$(git rev-parse --verify "${1:?$usage}^{commit}")
+store=$(realpath -m "${2:?$usage}")
+shift 2
+[ $# -gt 0 ] || { echo "$usage" >&2; exit 2; }
+here=$(git rev-parse --show-toplevel)
+python=${PYTHON:-$here/.venv/bin/python}
+tree=/tmp/hashlib_nn-release-${commit:0:12}
+out=$here/src/hashlib_nn/results
+note="release run of ${commit:0:12} (tools/release.sh): single-thread processes, 2 at once"
+
+mkdir -p "$store"
+exec 9>"$store/.release.lock"  # one instance at a time creates the worktree, ships and commits
+flock 9
+[ -d "$tree" ] || git worktree add --detach "$tree" "$commit"
+flock -u 9
+test -z "$(git -C "$tree" status --porcelain --untracked-files=no)" || {
+    echo "$tree has uncommitted changes" >&2; exit 1; }
+export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HASHLIB_NN_PROGRESS=0
+export PYTHONPATH="$tree/src"
+cd "$tree"
+
+for g in "$@"; do
+    IFS=: read -r ds grid <<<"$g"
+    start=$(date +%s)
+    if [ "$grid" = controls ]; then
+        "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store"
+    else
+        "$python" -m hashlib_nn.cli run --preset standard --chapter "$grid" --dataset "$ds" \
+            --store "$store" --no-progress
+    fi
+    end=$(date +%s)
+    flock 9
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ds" "$grid" "$(date -u -d @"$start" +%FT%TZ)" \
+        "$((end - start))" "${commit:0:12}" >>"$store/release-times.tsv"
+    if [ "$grid" = controls ]; then
+        "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store" \
+            --ship --out-dir "$out"
+    else
+        "$python" -m hashlib_nn.shipped --store "$store" --preset standard --out-dir "$out" \
+            --note "$note"
+    fi
+    (cd "$here" && git add src/hashlib_nn/results/standard &&
+        git commit -q -m "Shipped standard results: $ds $grid, from the release run of \
+${commit:0:12} ($((end - start)) s wall, one thread)" -- src/hashlib_nn/results/standard) || true
+    flock -u 9
+done

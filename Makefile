@@ -11,6 +11,7 @@
 # The venv is built once (a stamp file records it; editing pyproject.toml rebuilds it). The CPU
 # torch wheel is installed first: an unpinned torch would pull a 5.5 GB CUDA build. Override with
 # e.g. `make book TORCH="torch==2.13.0 --index-url URL"`, or `TORCH=` to keep the torch you have.
+# constraints.txt pins scikit-learn to the version of the shipped results (their fingerprint).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -27,10 +28,10 @@ STAMP  := $(VENV)/.hashlib_nn-installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(if $(strip $(TORCH)),$(BIN)/python -m pip install $(TORCH))
-	$(BIN)/python -m pip install -e ".[book,test]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[book,test]"
 	touch $@
 
 data: venv

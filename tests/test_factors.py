@@ -712,15 +712,51 @@ def test_boundary_segments() -> None:
     assert (segs.kind == "y").sum() == 1  # width 40: critical at epoch 1, under at 20
 
 
-def test_phase_heatmap_spec() -> None:
+def _axis_labels(chart: object) -> list[list[str]]:
+    """The tick labels of each axis Vega draws for ``chart`` (x first)."""
+    import vl_convert as vlc
+
+    labels: list[list[str]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict):
+            if node.get("role") == "axis-label":
+                labels.append([item["text"] for item in node["items"]])
+            for child in node.values():
+                walk(child)
+
+    walk(vlc.vegalite_to_scenegraph(chart.to_dict())["scenegraph"])  # type: ignore[attr-defined]
+    return labels
+
+
+def test_phase_heatmap_draws_one_cell_per_grid_point_coloured_by_its_regime() -> None:
+    from test_charts import drawn  # the scenegraph reader of the chart tests
+
     cells = factors.phase_cells(_phase_frame(ORDERED, "n_train"), "n_train")
-    spec = phase_charts.phase_heatmap(cells, "n_train", all_value=20, title="t").to_dict()
-    marks = [layer["mark"]["type"] for layer in spec["layer"]]
-    assert marks == ["rect", "text", "rule"]
-    enc = spec["layer"][0]["encoding"]
-    assert enc["color"]["scale"]["domain"] == [UNDER, CRITICAL, SUFFICIENT]
-    assert "20 (all)" in enc["y"]["axis"]["labelExpr"]
-    assert {t["field"] for t in enc["tooltip"]} >= {"rr_train", "rr_test", "regime"}
+    chart = phase_charts.phase_heatmap(cells, "n_train", all_value=20, title="t")
+    marks = drawn(chart).marks
+    rects, texts, rules = (marks[marks["mark"] == m] for m in ("rect", "text", "rule"))
+    # one rectangle per cell, carrying that cell's width, sample size, RRs and regime
+    got = sorted(zip(rects["width"], rects["n_train"], rects["train RR"], rects["test RR"],
+                     rects["regime"], strict=True))  # fmt: skip
+    want = sorted(zip(cells["width"].astype(float), cells["n_train"].astype(float),
+                      cells["rr_train"], cells["rr_test"], cells["regime"], strict=True))
+    assert got == want
+    # one colour per regime, three different ones; every cell labelled once
+    colours = rects.groupby("regime")["fill"].unique()
+    assert all(len(c) == 1 for c in colours) and len({c[0] for c in colours}) == 3
+    assert len(texts) == len(cells)
+    # the boundaries are vertical rules between widths 10|40 and 40|100, where regimes change
+    assert (rules["px"] == rules["px2"]).all() and len(rules) == 4
+    x_of = {w: rects.loc[rects["width"] == w, ["px", "px2"]].iloc[0] for w in (10.0, 40.0, 100.0)}
+    assert set(rules["px"]) == {x_of[10.0]["px2"], x_of[40.0]["px2"]}
+    # the sample-size axis names the full training set; larger n is drawn higher
+    assert _axis_labels(chart) == [["10", "40", "100"], ["1", "20 (all)"]]
+    low = rects[rects["n_train"] == 1.0]["py"].iloc[0]
+    assert rects[rects["n_train"] == 20.0]["py"].iloc[0] < low
     with pytest.raises(ValueError, match="several rows share"):
         phase_charts.phase_heatmap(pd.concat([cells, cells]), "n_train")
 

@@ -86,13 +86,41 @@ def test_the_shipped_standard_results_match_their_grid() -> None:
     prov = shipped.provenance("standard")
     if not prov:
         pytest.skip("no standard results shipped")
-    for chapter, info in prov["chapters"].items():
-        frame = shipped.load(chapter, "standard")
+    for name, info in prov["chapters"].items():
+        chapter, _, protocol = name.partition(".")  # model_size.cifar-mlp: another protocol
+        how = {"protocol": protocol} if protocol else {}
+        frame = shipped.load(chapter, "standard", **how)
         assert (frame["preset"] == "standard").all()
         for ds, n in info["datasets"].items():
-            keys = {c.key for c in grid(chapter, "standard", dataset=ds)}
+            keys = {c.key for c in grid(chapter, "standard", dataset=ds, **how)}
             got = set(frame.loc[frame.dataset == ds, "key"])
             assert got <= keys and len(got) == n["runs_shipped"], (chapter, ds)
+
+
+def test_another_protocol_ships_apart_and_loads_back(smoke_store: Store, tmp_path: Path) -> None:
+    """The depth-5 (cifar-mlp) model-size grid on a data set whose own protocol is depth 1 ships
+    as model_size.cifar-mlp.csv; the data set's own grid stays in model_size.csv."""
+    deep = grid("model_size", "smoke", dataset="synthetic", protocol="cifar-mlp")
+    sweep(deep, store=smoke_store, device="cpu", progress=False)
+    out = tmp_path / "out"
+    shipped.ship(smoke_store, "smoke", ["model_size"], ["synthetic"], out, allow_dirty=True)
+    paths = shipped.ship(smoke_store, "smoke", ["model_size"], ["synthetic"], out,
+                         allow_dirty=True, protocol="cifar-mlp")  # fmt: skip
+    assert sorted(p.name for p in paths) == ["PROVENANCE.json", "model_size.cifar-mlp.csv"]
+    own = shipped.load("model_size", "smoke", root=out)
+    other = shipped.load("model_size", "smoke", root=out, protocol="cifar-mlp")
+    assert set(own["depth"]) == {1} and set(other["depth"]) == {5}
+    assert set(other["key"]) == {c.key for c in deep}
+    assert (other["lr"] == 1e-2).all() and (other["batch_size"] == 64).all()
+    chapters = shipped.provenance("smoke", out)["chapters"]
+    assert chapters["model_size.cifar-mlp"]["datasets"]["synthetic"] == {
+        "runs_in_grid": 2, "runs_shipped": 2}
+    assert chapters["model_size"]["datasets"]["synthetic"]["runs_shipped"] == 2
+    lines = shipped.summary("model_size", other, preset="smoke", dataset="synthetic",
+                            root=out, protocol="cifar-mlp")  # fmt: skip
+    assert lines[0] == "smoke results, synthetic: 2 of 2 runs of the grid shipped (complete)."
+    with pytest.raises(ValueError, match="protocol"):
+        shipped.load("model_size", "smoke", root=out, protocol="cifar-cnn")
 
 
 def test_ship_refuses_a_run_from_a_dirty_checkout(smoke_store: Store, tmp_path: Path) -> None:
@@ -152,7 +180,8 @@ def test_every_module_is_classified_as_result_or_presentation() -> None:
 def test_every_shipped_row_is_current_and_clean() -> None:
     prov = shipped.provenance("standard")
     assert prov, "no standard results shipped"
-    for chapter in prov["chapters"]:
-        frame = shipped.load(chapter, "standard")
+    for name in prov["chapters"]:
+        chapter, _, protocol = name.partition(".")
+        frame = shipped.load(chapter, "standard", protocol=protocol or None)
         assert not shipped.stale_rows(frame).any(), chapter
         assert not frame["git_dirty"].astype(str).str.lower().eq("true").any(), chapter

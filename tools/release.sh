@@ -2,11 +2,13 @@
 # The release run of the shipped `standard` results (issue 15): every chapter's grid at the
 # faithful protocol, trained from a clean checkout so that every row is traceable to one commit.
 #
-#   tools/release.sh COMMIT STORE DATASET:GRID [DATASET:GRID ...]
+#   tools/release.sh COMMIT STORE DATASET:GRID[:PROTOCOL] [DATASET:GRID[:PROTOCOL] ...]
 #
 # GRID is a chapter that trains (model_size, training_time, sample_size, label_noise,
 # regularization, phase_chart) or `controls` (the untrained-network and SimHash controls of the
-# model-size grid). The grids run one after another in this process, on one thread; run two
+# model-size grid). PROTOCOL runs another MLP protocol's grid than the data set's own, shipped
+# apart: `fashion-mnist:model_size:cifar-mlp` is the depth-5 model-size grid on Fashion-MNIST
+# (model_size.cifar-mlp.csv), the stand-in for the paper's CIFAR-10 MLPs. The grids run one after another in this process, on one thread; run two
 # instances at once (one per core) with grids that share no runs, e.g.
 #
 #   tools/release.sh HEAD ~/release mnist:model_size mnist:regularization mnist:controls &
@@ -27,7 +29,7 @@
 # - each grid's wall time is appended to STORE/release-times.tsv.
 set -euo pipefail
 
-usage="usage: tools/release.sh COMMIT STORE DATASET:GRID [DATASET:GRID ...]"
+usage="usage: tools/release.sh COMMIT STORE DATASET:GRID[:PROTOCOL] ..."
 commit=$(git rev-parse --verify "${1:?$usage}^{commit}")
 store=$(realpath -m "${2:?$usage}")
 shift 2
@@ -50,27 +52,27 @@ export PYTHONPATH="$tree/src"
 cd "$tree"
 
 for g in "$@"; do
-    IFS=: read -r ds grid <<<"$g"
+    IFS=: read -r ds grid protocol <<<"$g"
     start=$(date +%s)
     if [ "$grid" = controls ]; then
         "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store"
     else
         "$python" -m hashlib_nn.cli run --preset standard --chapter "$grid" --dataset "$ds" \
-            --store "$store" --no-progress
+            ${protocol:+--protocol "$protocol"} --store "$store" --no-progress
     fi
     end=$(date +%s)
     flock 9
-    printf '%s\t%s\t%s\t%s\t%s\n' "$ds" "$grid" "$(date -u -d @"$start" +%FT%TZ)" \
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ds" "$grid${protocol:+:$protocol}" "$(date -u -d @"$start" +%FT%TZ)" \
         "$((end - start))" "${commit:0:12}" >>"$store/release-times.tsv"
     if [ "$grid" = controls ]; then
         "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store" \
             --ship --out-dir "$out"
     else
         "$python" -m hashlib_nn.shipped --store "$store" --preset standard --out-dir "$out" \
-            --note "$note"
+            ${protocol:+--protocol "$protocol"} --note "$note"
     fi
     (cd "$here" && git add src/hashlib_nn/results/standard &&
-        git commit -q -m "Shipped standard results: $ds $grid, from the release run of \
+        git commit -q -m "Shipped standard results: $ds $grid${protocol:+ ($protocol)}, from the release run of \
 ${commit:0:12} ($((end - start)) s wall, one thread)" -- src/hashlib_nn/results/standard) || true
     flock -u 9
 done

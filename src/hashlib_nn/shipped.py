@@ -6,9 +6,11 @@ original grids and protocol) costs hours on 2 CPU cores, so its results are comp
 
 - ``<chapter>.csv``: the tidy rows of the chapter's grid (the columns of
   :func:`hashlib_nn.experiments.sweep`'s frame), plus the provenance of every run: ``preset``,
-  ``created`` (UTC), ``device``, ``trainer``, ``group_size``, ``train_seconds``,
-  ``eval_seconds`` and the versions (``hashlib_nn``, ``git_commit``, ``git_dirty``,
-  ``torch``, ``numpy``, ``sklearn``, ``python``). ``determinism`` and ``categorization``
+  ``lr`` and ``batch_size`` (the protocol's), ``created`` (UTC), ``device``, ``trainer``,
+  ``group_size``, ``train_seconds``, ``eval_seconds`` and the versions (``hashlib_nn``,
+  ``git_commit``, ``git_dirty``, ``results_fingerprint``, ``torch``, ``numpy``, ``sklearn``,
+  ``python``). Another MLP protocol's grid (e.g. the depth-5 model-size grid on Fashion-MNIST)
+  ships apart, as ``<chapter>.<protocol>.csv``. ``determinism`` and ``categorization``
   read ``model_size.csv`` (one grid serves the three chapters, as in the results store).
 - ``PROVENANCE.json``: the preset, the machine (OS, CPU, cores, torch threads), when the runs
   were made, their summed training and evaluation time, and per chapter and data set how many of
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hashlib_nn import shipped_files
-from hashlib_nn.experiments.presets import ALL_CHAPTERS, PRESETS, grid
+from hashlib_nn.experiments.presets import ALL_CHAPTERS, PRESETS, PROTOCOLS, grid
 from hashlib_nn.experiments.store import open_store
 from hashlib_nn.provenance import machine, results_fingerprint
 from hashlib_nn.shipped_files import FILE_OF, PROVENANCE_COLUMNS, VERSION_KEYS, shipped_root
@@ -49,6 +51,11 @@ __all__ = [
 def _file_chapter(chapter: str) -> str:
     check_choice(chapter, ALL_CHAPTERS, "chapter")
     return FILE_OF.get(chapter, chapter)
+
+
+def _check_protocol(protocol: str | None) -> None:
+    if protocol is not None:
+        check_choice(protocol, PROTOCOLS, "protocol")
 
 
 def check_preset(preset: str) -> None:
@@ -95,6 +102,7 @@ def ship(
     *,
     note: str = "",
     allow_dirty: bool = False,
+    protocol: str | None = None,
 ) -> list[Path]:
     """Write the stored runs of ``chapters``' grids under ``preset`` (``datasets``: None = the
     preset's) as ``<out_dir>/<preset>/<chapter>.csv`` plus ``PROVENANCE.json``.
@@ -103,16 +111,22 @@ def ship(
     files of other chapters in that folder are kept, and PROVENANCE.json is merged, so a preset
     can be shipped chapter by chapter. ``out_dir``: None = :func:`shipped_root` (the package).
     A run computed from a checkout with uncommitted changes (``git_dirty``) is not traceable to
-    clean code: it is refused unless ``allow_dirty``. Returns the paths written.
+    clean code: it is refused unless ``allow_dirty``. ``protocol``: ship the grids of that MLP
+    protocol (:data:`hashlib_nn.experiments.presets.PROTOCOLS`) instead of each data set's own,
+    as ``<chapter>.<protocol>.csv`` (recorded as ``<chapter>.<protocol>`` in PROVENANCE.json),
+    e.g. the depth-5 model-size grid on Fashion-MNIST that stands in for the CIFAR-10 MLPs.
+    Returns the paths written.
     """
     import pandas as pd
 
     check_preset(preset)
+    _check_protocol(protocol)
     st = open_store(store)
     wanted = list(chapters) if chapters is not None else [
         c for c in ALL_CHAPTERS if c not in FILE_OF
     ]
     names = [_file_chapter(c) for c in wanted]
+    by_protocol = {} if protocol is None else {"protocol": protocol}
     datasets = list(datasets) if datasets is not None else list(PRESETS[preset].datasets)
     folder = Path(out_dir) if out_dir is not None else shipped_root()
     folder = folder / preset
@@ -121,7 +135,7 @@ def ship(
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"chapters": {}}
     written: list[Path] = []
     for name in dict.fromkeys(names):
-        configs = [c for ds in datasets for c in grid(name, preset, dataset=ds)]
+        configs = [c for ds in datasets for c in grid(name, preset, dataset=ds, **by_protocol)]
         merged: dict[str, Any] = {}
         for c in configs:  # one request per run: the grid's plan for it
             merged.setdefault(c.key, c)
@@ -144,7 +158,8 @@ def ship(
                     "clean checkout, or pass allow_dirty=True (--allow-dirty) to ship it anyway"
                 )
             prov_cols = {
-                "preset": preset, "created": r.created, "device": r.device,
+                "preset": preset, "lr": c.train.lr, "batch_size": c.train.batch_size,
+                "created": r.created, "device": r.device,
                 "trainer": r.trainer, "group_size": r.group_size,
                 "train_seconds": round(r.train_seconds, 2),
                 "eval_seconds": round(r.eval_seconds, 2),
@@ -157,12 +172,13 @@ def ship(
         if not frames:
             continue
         frame = pd.concat(frames, ignore_index=True)
-        path = folder / f"{name}.csv"
+        stem = shipped_files.file_name(name, protocol)
+        path = folder / f"{stem}.csv"
         atomic_write(path, frame.to_csv(index=False).encode())
         path.chmod(0o644)  # package data: readable by every user (mkstemp makes it 0600)
         written.append(path)
         runs = frame.drop_duplicates("key")
-        prov["chapters"][name] = {
+        prov["chapters"][stem] = {
             "datasets": per_ds,
             "results_fingerprints": sorted(runs["results_fingerprint"].dropna().astype(str)
                                            .unique().tolist()),
@@ -200,12 +216,15 @@ def load(
     preset: str = "standard",
     dataset: str | Iterable[str] | None = None,
     root: str | os.PathLike | None = None,
+    protocol: str | None = None,
 ) -> pd.DataFrame:
     """The shipped tidy rows of ``chapter`` under ``preset`` (optionally one or more data
-    sets); an empty frame with the same columns when nothing is shipped."""
+    sets; ``protocol``: the grids of that MLP protocol, shipped apart by :func:`ship`); an empty
+    frame with the same columns when nothing is shipped."""
     check_preset(preset)
     _file_chapter(chapter)
-    return shipped_files.load(chapter, preset, dataset, root)
+    _check_protocol(protocol)
+    return shipped_files.load(chapter, preset, dataset, root, protocol)
 
 
 def coverage(
@@ -230,6 +249,7 @@ def summary(
     preset: str = "standard",
     dataset: str | Iterable[str] | None = None,
     root: Any = None,
+    protocol: str | None = None,
 ) -> list[str]:
     """Lines saying what the shipped results of ``chapter`` cover and where they come from.
 
@@ -239,7 +259,8 @@ def summary(
     (partial)." (runs in the grid: :func:`hashlib_nn.experiments.presets.grid`); then the machine
     (:func:`provenance`), the device, the dates of the first and last run,
     the summed training and evaluation time, and the versions (torch, hashlib_nn, git commit)
-    recorded with the runs. When nothing is shipped: a single line saying so.
+    recorded with the runs. When nothing is shipped: a single line saying so. ``protocol``:
+    the frame holds the runs of that MLP protocol (:func:`load` with ``protocol``).
     """
     import pandas as pd
 
@@ -255,7 +276,8 @@ def summary(
         ]
     lines = []
     for ds in dict.fromkeys([*wanted, *sorted(frame["dataset"].unique())]):
-        keys = {c.key for c in grid(name, preset, dataset=ds)}
+        keys = {c.key for c in grid(name, preset, dataset=ds,
+                                    **({} if protocol is None else {"protocol": protocol}))}
         have = len(keys & set(frame.loc[frame["dataset"] == ds, "key"]))
         state = "complete" if have == len(keys) else "partial" if have else "not shipped"
         lines.append(
@@ -313,13 +335,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--preset", default="standard", choices=list(PRESETS))
     p.add_argument("--chapter", action="append", choices=list(ALL_CHAPTERS), default=None)
     p.add_argument("--dataset", action="append", default=None)
+    p.add_argument("--protocol", default=None, choices=list(PROTOCOLS),
+                   help="ship that MLP protocol's grids (as <chapter>.<protocol>.csv)")
     p.add_argument("--out-dir", default=None, help="default: the package's results folder")
     p.add_argument("--note", default="", help="a line stored in PROVENANCE.json")
     p.add_argument("--allow-dirty", action="store_true",
                    help="ship runs computed from a checkout with uncommitted changes")
     args = p.parse_args(argv)
     for path in ship(args.store, args.preset, args.chapter, args.dataset, args.out_dir,
-                     note=args.note, allow_dirty=args.allow_dirty):  # fmt: skip
+                     note=args.note, allow_dirty=args.allow_dirty,
+                     protocol=args.protocol):  # fmt: skip
         print(f"wrote {path}")
     print(coverage(args.preset, args.out_dir).to_string(index=False))
     return 0

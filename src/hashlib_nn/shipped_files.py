@@ -20,11 +20,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FILE_OF", "PROVENANCE_COLUMNS", "VERSION_KEYS", "load", "read_rows", "shipped_root"]
+__all__ = [
+    "FILE_OF", "PROVENANCE_COLUMNS", "VERSION_KEYS", "file_name", "load", "read_rows",
+    "shipped_root",
+]  # fmt: skip
 
 #: Per-run provenance columns added to the tidy rows.
 PROVENANCE_COLUMNS = (
-    "preset", "created", "device", "trainer", "group_size", "train_seconds", "eval_seconds",
+    "preset", "lr", "batch_size", "created", "device", "trainer", "group_size", "train_seconds",
+    "eval_seconds",
     "hashlib_nn", "git_commit", "git_dirty", "results_fingerprint", "torch", "numpy", "sklearn",
     "python",
 )  # fmt: skip
@@ -64,18 +68,28 @@ def read_rows(
     return frame
 
 
+def file_name(chapter: str, protocol: str | None = None) -> str:
+    """The stem of ``chapter``'s shipped file: its own (or, for :data:`FILE_OF`'s chapters,
+    the one they read), with ``.<protocol>`` when the runs follow another MLP protocol than
+    their data set's own (e.g. ``model_size.cifar-mlp``: Fashion-MNIST at depth 5)."""
+    name = FILE_OF.get(chapter, chapter)
+    return name if protocol is None else f"{name}.{protocol}"
+
+
 def load(
     chapter: str,
     preset: str = "standard",
     dataset: str | Iterable[str] | None = None,
     root: str | os.PathLike | None = None,
+    protocol: str | None = None,
 ) -> pd.DataFrame:
     """The shipped tidy rows of ``chapter`` under ``preset`` (optionally one or more data
-    sets), names unchecked; an empty frame with the same columns when nothing is shipped."""
+    sets; ``protocol``: the runs of that MLP protocol, shipped apart, see :func:`file_name`),
+    names unchecked; an empty frame with the same columns when nothing is shipped."""
     from hashlib_nn.experiments.result import (
         FRAME_COLUMNS,  # (runs imports torch: only when reading)
     )
 
-    name = FILE_OF.get(chapter, chapter)
+    name = file_name(chapter, protocol)
     path = (Path(root) if root is not None else shipped_root()) / preset / f"{name}.csv"
     return read_rows(path, [*FRAME_COLUMNS, *PROVENANCE_COLUMNS], dataset)

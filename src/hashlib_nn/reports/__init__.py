@@ -6,10 +6,17 @@ frames, which the chapter calls once for its own runs (the parameters' preset) a
 shipped faithful-protocol (``standard``) rows (:mod:`hashlib_nn.shipped`). Every sentence that
 states a number or a direction about results is produced here from the data (``statements``),
 so prose cannot drift from the numbers on either preset.
+
+The shipped section of a chapter shows its own data set and, below it, every other data set of
+the ``standard`` preset (:func:`other_datasets`: Fashion-MNIST beside MNIST), each through the
+same report: each chapter's module has ``shipped_reports(datasets)``, which loads the shipped
+rows (and whatever else its report needs) per data set with :func:`load_shipped_reports`, and
+returns a :class:`ShippedReports` the chapter only displays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +25,8 @@ import pandas as pd
 from hashlib_nn.analysis import METRIC_LABELS
 from hashlib_nn.verdicts import Basis, Verdict
 
-__all__ = ["ChapterReport", "readable", "readable_style"]
+__all__ = ["ChapterReport", "ShippedReports", "load_shipped_reports", "other_datasets", "readable",
+           "readable_style", "shipped_datasets"]  # fmt: skip
 
 
 def readable(table: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -98,3 +106,129 @@ class ChapterReport:
                     else table)
         for verdict in self.verdicts.values():
             display(verdict)
+
+
+def other_datasets(dataset: str, preset: str = "standard") -> list[str]:
+    """The data sets of ``preset`` other than ``dataset``, in the preset's order: those a
+    chapter's shipped section shows beside its own (``standard``: Fashion-MNIST beside MNIST).
+
+    >>> other_datasets("mnist")
+    ['fashion-mnist']
+    >>> other_datasets("cifar10")
+    ['mnist', 'fashion-mnist']
+    """
+    from hashlib_nn.experiments.presets import PRESETS
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    return [d for d in PRESETS[preset].datasets if d != dataset]
+
+
+def shipped_datasets(datasets: str | Sequence[str] | None, preset: str = "standard") -> list[str]:
+    """The data sets a chapter's shipped section shows, in order: the chapter's own
+    (``datasets``; None: every data set of ``preset``), then the other data sets of
+    ``preset`` (:func:`other_datasets`).
+
+    >>> shipped_datasets(None)
+    ['mnist', 'fashion-mnist']
+    >>> shipped_datasets(("fashion-mnist",))
+    ['fashion-mnist', 'mnist']
+    """
+    own = [] if datasets is None else [datasets] if isinstance(datasets, str) else list(datasets)
+    others = [d for d in other_datasets("", preset) if d not in own]  # "": no data set's name
+    return list(dict.fromkeys([*own, *others]))
+
+
+@dataclass
+class ShippedReports:
+    """A chapter's report on the shipped results of some data sets, one per data set shipped.
+
+    ``lines`` holds, for every data set asked for, the lines of
+    :func:`hashlib_nn.shipped.summary` (coverage, machine, versions; a single line when nothing
+    is shipped) and the basis of its report; ``reports`` the data sets with shipped rows only.
+    """
+
+    chapter: str
+    preset: str
+    lines: dict[str, list[str]] = field(default_factory=dict)  # data set -> summary lines
+    reports: dict[str, ChapterReport] = field(default_factory=dict)  # data sets shipped only
+
+    @property
+    def datasets(self) -> list[str]:
+        """The data sets asked for, shipped or not."""
+        return list(self.lines)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing shipped for any of the data sets: nothing to draw."""
+        return not self.reports
+
+    def summary(self) -> str:
+        """The coverage lines of every data set, one paragraph each ("" when none was asked)."""
+        return "\n\n".join("\n".join(lines) for lines in self.lines.values())
+
+    def chart(self, key: str) -> Any:
+        """The chart ``key`` of every shipped data set's report, one below the other (each
+        titled with its data set and preset); the chart itself when one data set has it, None
+        when none has (a figure cell then draws nothing)."""
+        import altair as alt
+
+        found = [r.charts[key] for r in self.reports.values() if r.charts.get(key) is not None]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else alt.vconcat(*found)
+
+    def show_statements(self) -> None:
+        """Display each shipped data set's computed statements, under its name."""
+        from IPython.display import Markdown, display
+
+        for dataset, report in self.reports.items():
+            display(Markdown(f"**{dataset}, {self.preset} preset:**\n\n"
+                             + "\n".join(f"- {s}" for s in report.statements)))
+
+    def show_tables_and_verdicts(self) -> None:
+        """Display, under each shipped data set's name, its tables (those with rows: an empty
+        table, such as the paper's points for a data set the paper has none for, is left out),
+        then its verdicts."""
+        from IPython.display import Markdown, display
+
+        for dataset, report in self.reports.items():
+            display(Markdown(f"**{dataset}, {self.preset} preset: tables and verdicts**"))
+            for table in report.tables.values():
+                if isinstance(table, (pd.DataFrame, pd.Series)):
+                    if len(table):
+                        display(readable_style(table))
+                else:
+                    display(table)
+            for verdict in report.verdicts.values():
+                display(verdict)
+
+
+def load_shipped_reports(
+    chapter: str,
+    datasets: str | Sequence[str],
+    build: Callable[[pd.DataFrame, str], ChapterReport],
+    *,
+    preset: str = "standard",
+    root: Any = None,
+) -> ShippedReports:
+    """Each of ``datasets``' shipped ``preset`` rows of ``chapter``
+    (:func:`hashlib_nn.shipped.load`, from ``root``; None: the package's) through
+    ``build(rows, dataset)``, the chapter's report. A data set with no shipped rows gets the
+    single line of :func:`hashlib_nn.shipped.summary` saying so, and no report."""
+    from hashlib_nn import shipped
+
+    names = [datasets] if isinstance(datasets, str) else list(datasets)
+    out = ShippedReports(chapter, preset)
+    if not names:
+        return out
+    frame = shipped.load(chapter, preset, dataset=names, root=root)
+    for dataset in names:
+        rows = frame[frame["dataset"] == dataset].reset_index(drop=True)
+        out.lines[dataset] = shipped.summary(chapter, rows, preset=preset, dataset=dataset,
+                                             root=root)  # fmt: skip
+        if len(rows):
+            report = build(rows, dataset)
+            out.reports[dataset] = report
+            out.lines[dataset].append(f"Basis of the {dataset} report: {report.basis}.")
+    return out

@@ -11,6 +11,9 @@ chapter's analysis of one network in depth uses the tested functions of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 
 from hashlib_nn import charts
@@ -30,9 +33,15 @@ from hashlib_nn.controls import (
     CONTROL_LABELS,
     coverage_sentence,
     curves_with_controls,
+    load_shipped,
     training_adds,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.reports.determinism import (
     adds_sentence,
     control_verdicts,
@@ -42,7 +51,8 @@ from hashlib_nn.reports.determinism import (
 )
 from hashlib_nn.verdicts import basis_of, fmt, point_table, with_controls
 
-__all__ = ["ACCURACY_METRICS", "analysed_codes", "beats_controls_sentence", "report"]
+__all__ = ["ACCURACY_METRICS", "analysed_codes", "beats_controls_sentence", "report",
+           "shipped_reports"]  # fmt: skip
 
 #: The learners on the codes, in the order the chapter shows them (test accuracy; K-Means
 #: scored as purity, as the original and the paper).
@@ -162,3 +172,17 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
             f"{name}: {v.status}" for name, v in ctl_verdicts.items())
             + f" (trained network: {verdict.status}).")  # fmt: skip
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` beside their
+    shipped controls (:func:`hashlib_nn.controls.load_shipped`; from ``root``, None: the
+    package's), one report per data set shipped, and for every data set the lines saying what
+    is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        controls = load_shipped(preset, dataset=dataset, root=root)
+        return report(rows, dataset=dataset, preset=preset, controls=controls)
+
+    return load_shipped_reports("categorization", datasets, build, preset=preset, root=root)

@@ -9,6 +9,7 @@ controls. Everything the chapter shows or states about results comes from here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,13 +23,20 @@ from hashlib_nn.controls import (
     TRAINED,
     coverage_sentence,
     curves_with_controls,
+    load_shipped,
     training_adds,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.verdicts import Verdict, basis_of, fmt, point_table, with_controls
 
 __all__ = ["RR_METRICS", "UNIQUE_LEVEL", "adds_sentence", "control_verdicts", "crossing_sentence",
-           "for_dataset", "paper_for_chart", "report", "widest_sentence"]  # fmt: skip
+           "for_dataset", "paper_for_chart", "report", "shipped_reports",
+           "widest_sentence"]  # fmt: skip
 
 RR_METRICS = ["rr_train", "rr_test"]
 #: The train RR the chapter reads off each curve: at most 5% of the training examples share
@@ -204,3 +212,17 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
             f"{name}: {v.status}" for name, v in ctl_verdicts.items())
             + f" (trained network: {verdict.status}).")  # fmt: skip
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` beside their
+    shipped controls (:func:`hashlib_nn.controls.load_shipped`; from ``root``, None: the
+    package's), one report per data set shipped, and for every data set the lines saying what
+    is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        controls = load_shipped(preset, dataset=dataset, root=root)
+        return report(rows, dataset=dataset, preset=preset, controls=controls)
+
+    return load_shipped_reports("determinism", datasets, build, preset=preset, root=root)

@@ -9,17 +9,18 @@ direction the chapter states about results is a sentence of ``statements``, comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from hashlib_nn import charts
+from hashlib_nn import charts, shipped
 from hashlib_nn.analysis import aggregate, final_rows
 from hashlib_nn.factors import (
     CATEGORIZATION_METRICS,
+    DOMINANT_FACTORS,
     EFFECT_FLOOR,
     LABEL_NOISE_CLAIM,
     METRIC_NAMES,
@@ -36,10 +37,15 @@ from hashlib_nn.factors import (
     shipped_configs,
     yardstick_spreads,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.verdicts import basis_of, fmt
 
-__all__ = ["RR_METRICS", "curves", "report"]
+__all__ = ["RR_METRICS", "curves", "report", "shipped_reports"]
 
 RR_METRICS = ["rr_train", "rr_test"]
 _BY = ["dataset", "width", "label_noise", "label_noise_mode"]
@@ -224,3 +230,19 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     out.tables = {k: _no_nan(t) for k, t in out.tables.items()}
     out.statements += _statements(agg, table, n_classes)
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets``, measured against
+    the same data set's shipped dominant factors (the *Model size*, *Training time* and *Sample
+    size* grids; from ``root``, None: the package's), one report per data set shipped, and for
+    every data set the lines saying what is shipped
+    (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        yardsticks = {chapter: shipped.load(chapter, preset, dataset=dataset, root=root)
+                      for chapter in DOMINANT_FACTORS}  # fmt: skip
+        return report(rows, dataset=dataset, preset=preset, yardsticks=yardsticks)
+
+    return load_shipped_reports("label_noise", datasets, build, preset=preset, root=root)

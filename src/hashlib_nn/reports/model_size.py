@@ -7,6 +7,9 @@ chapter shows or states about results comes from here (claim 3a of the paper, pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -24,10 +27,15 @@ from hashlib_nn.claims import (
     rr_crossings,
     rr_falls_with_width_verdict,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.verdicts import basis_of, fmt
 
-__all__ = ["ACC_METRICS", "RR_METRICS", "report"]
+__all__ = ["ACC_METRICS", "RR_METRICS", "report", "shipped_reports"]
 
 RR_METRICS = ["rr_train", "rr_test"]
 ACC_METRICS = list(ACCURACY_METRICS)
@@ -100,6 +108,11 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
     out.verdicts["rr"] = rr_falls_with_width_verdict(agg, dataset=dataset, basis=basis)
     out.verdicts["accuracy"] = accuracies_rise_with_width_verdict(agg, dataset=dataset,
                                                                   basis=basis)  # fmt: skip
+    if paper.empty:  # the checks' thresholds and targets are the paper's figure's
+        out.statements.append(f"The acceptance checks of the faithful protocol measure against "
+                              f"the paper's figure, which has no values for {dataset}: they "
+                              "are not computed.")  # fmt: skip
+        return out
     checks = faithful_checks(frame, dataset)
     out.tables["faithful_checks"] = readable(checks, {
         "check": "Check", "ours": "Ours", "target": "Target", "tolerance": "Tolerance (±)",
@@ -110,3 +123,15 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
         sentence += " " + describe_faithful_checks(checks).replace("\n", "; ") + "."
     out.statements.append(sentence)
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` (from ``root``;
+    None: the package's), one report per data set shipped, and for every data set the lines
+    saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        return report(rows, dataset=dataset, preset=preset)
+
+    return load_shipped_reports("model_size", datasets, build, preset=preset, root=root)

@@ -11,7 +11,7 @@ direction the chapter states about results is a sentence of ``statements`` (or o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
@@ -21,6 +21,7 @@ import pandas as pd
 from hashlib_nn import phase, phase_charts
 from hashlib_nn.analysis import paper_curve
 from hashlib_nn.experiments import TRAIN_SIZES
+from hashlib_nn.experiments.presets import phase_chart_axes
 from hashlib_nn.factors import (
     boundary_movement,
     phase_axes_frames,
@@ -29,10 +30,15 @@ from hashlib_nn.factors import (
     phase_chart_verdict,
     phase_planes,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.verdicts import basis_of, fmt
 
-__all__ = ["SCALES", "boundary_shifts", "paper_regimes", "report"]
+__all__ = ["SCALES", "boundary_shifts", "paper_regimes", "report", "shipped_reports"]
 
 #: the threshold scales of the sensitivity charts and tables
 SCALES = (0.5, 1.0, 2.0)
@@ -214,3 +220,19 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     out.tables = {k: _no_nan(t) for k, t in out.tables.items()}
     out.statements += _reading(planes)
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    thresholds: phase.PhaseThresholds = phase.PhaseThresholds(),  # noqa: B008
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` under
+    ``thresholds``, split into the two planes by that data set's ``preset`` grids
+    (:func:`hashlib_nn.experiments.presets.phase_chart_axes`); from ``root`` (None: the
+    package's), one report per data set shipped, and for every data set the lines saying what
+    is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        axes = phase_chart_axes(preset, dataset=dataset)
+        return report(rows, dataset=dataset, preset=preset, thresholds=thresholds, axes=axes)
+
+    return load_shipped_reports("phase_chart", datasets, build, preset=preset, root=root)

@@ -9,6 +9,9 @@ test-RR curve steps (:func:`early_stopping_statements`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -24,11 +27,17 @@ from hashlib_nn.claims import (
     paper_points,
     sample_size_rr_verdict,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.train import TrainConfig
 from hashlib_nn.verdicts import basis_of, fmt
 
-__all__ = ["ACC_METRICS", "RR_METRICS", "early_stopping_statements", "report", "stopping_table"]
+__all__ = ["ACC_METRICS", "RR_METRICS", "early_stopping_statements", "report", "shipped_reports",
+           "stopping_table"]  # fmt: skip
 
 RR_METRICS = ["rr_test", "rr_train"]
 ACC_METRICS = list(ACCURACY_METRICS)
@@ -243,3 +252,15 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
     out.verdicts["rr"] = sample_size_rr_verdict(agg, dataset=dataset, basis=basis)
     out.verdicts["accuracy"] = accuracy_log_linear_verdict(agg, dataset=dataset, basis=basis)
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` (from ``root``;
+    None: the package's), one report per data set shipped, and for every data set the lines
+    saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        return report(rows, dataset=dataset, preset=preset)
+
+    return load_shipped_reports("sample_size", datasets, build, preset=preset, root=root)

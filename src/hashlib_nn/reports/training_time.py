@@ -8,6 +8,9 @@ its untrained control: the same rule on the epoch-0 rows copied to every epoch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 
 from hashlib_nn import charts
@@ -23,10 +26,16 @@ from hashlib_nn.claims import (
     training_time_verdict,
     untrained_rows,
 )
-from hashlib_nn.reports import ChapterReport, readable
+from hashlib_nn.reports import (
+    ChapterReport,
+    ShippedReports,
+    load_shipped_reports,
+    readable,
+)
 from hashlib_nn.verdicts import basis_of, fmt, with_controls
 
-__all__ = ["ACC_METRICS", "CHANGE_NAMES", "RR_METRICS", "paper_consistency", "report"]
+__all__ = ["ACC_METRICS", "CHANGE_NAMES", "RR_METRICS", "paper_consistency", "report",
+           "shipped_reports"]  # fmt: skip
 
 RR_METRICS = ["rr_test", "rr_train"]
 ACC_METRICS = list(ACCURACY_METRICS)
@@ -160,3 +169,15 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
     out.statements.append(f"The verdict below is computed on {label}; the same rule on the "
                           "training codes follows it, each beside the untrained network.")
     return out
+
+
+def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                    root: Any = None) -> ShippedReports:
+    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` (from ``root``;
+    None: the package's), one report per data set shipped, and for every data set the lines
+    saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
+
+    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+        return report(rows, dataset=dataset, preset=preset)
+
+    return load_shipped_reports("training_time", datasets, build, preset=preset, root=root)

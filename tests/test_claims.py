@@ -6,14 +6,25 @@ direction: *not reproduced*), on the right direction with the wrong size (*partl
 without paper values (*not comparable*) and on runs too short or too small (*not tested*). The
 training-time rule is also run on the shipped untrained-network rows, and the statuses on the
 shipped standard MNIST results are checked against an independent count of the points within
-tolerance.
+tolerance. On MNIST and Fashion-MNIST together (the claims page's table), only the rules that
+measure the gap to the paper are *not comparable* on Fashion-MNIST, and a data set with nothing
+shipped is *not tested*.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from shipped_fixtures import (
+    label_noise_rows,
+    model_size_rows,
+    regularization_rows,
+    shipped_frame,
+    write_shipped,
+)
 
 from hashlib_nn import claims, shipped
 from hashlib_nn.analysis import Verdict, aggregate
@@ -808,3 +819,121 @@ def test_controls_for_builds_the_controls_of_every_claim() -> None:
     assert claims.controls_for({"training_time": tt[tt["epoch"] > 0]}) == {}
     with pytest.raises(ValueError, match="needs a 'control' column"):
         claims.controls_for({}, ms)
+
+
+# --- both data sets of the standard preset (the claims page's table) ----------------------------
+
+#: the claims whose rules measure the gap to the paper's values (none for Fashion-MNIST)
+PAPER_RULES = {"determinism", "categorization", "model_size", "training_time", "sample_size"}
+#: the claims whose rules compare our own effects with each other (no paper value needed)
+OWN_RULES = ("regularization", "label_noise", "dominant_factors")
+BOTH = ["mnist", "fashion-mnist"]
+
+
+def _every_effect_metric(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each metric the factor rules measure (EFFECT_METRICS) that it lacks:
+    one minus its test RR (an accuracy that rises as RR falls)."""
+    from hashlib_nn.factors import EFFECT_METRICS
+
+    base = frame[frame["metric"] == "rr_test"]
+    extra = [base.assign(metric=m, value=1.0 - base["value"]) for m in EFFECT_METRICS
+             if m not in set(frame["metric"])]  # fmt: skip
+    return pd.concat([frame, *extra], ignore_index=True)
+
+
+def _results(datasets: list[str]) -> dict[str, pd.DataFrame]:
+    """The same hand-built rows on each of ``datasets``: the dominant factors at the paper's
+    MNIST values, the regularization and label-noise settings of ``shipped_fixtures``; no
+    phase-chart rows."""
+    out = {}
+    for chapter in ("model_size", "training_time", "sample_size"):
+        mnist = _every_effect_metric(_tidy(chapter).query("dataset == 'mnist'"))
+        out[chapter] = pd.concat([mnist.assign(dataset=ds) for ds in datasets])
+    out["regularization"] = shipped_frame(pd.concat([regularization_rows(ds) for ds in datasets]))
+    out["label_noise"] = shipped_frame(pd.concat([label_noise_rows(ds) for ds in datasets]))
+    out["phase_chart"] = out["regularization"].iloc[:0]
+    return out
+
+
+def test_on_fashion_mnist_only_the_rules_against_the_paper_are_not_comparable() -> None:
+    verdicts = claims.evaluate_datasets(_results(BOTH), datasets=BOTH, preset="standard")
+    assert list(verdicts) == BOTH and claims.computed(verdicts)
+    mnist, fashion = verdicts["mnist"], verdicts["fashion-mnist"]
+    assert {n for n, v in fashion.items() if v.status == "not comparable"} == PAPER_RULES
+    for name in PAPER_RULES:  # the same rows on MNIST are measured against the paper
+        assert mnist[name].status in ("reproduced", "partly reproduced"), mnist[name]
+        assert mnist[name].largest_gap and not fashion[name].largest_gap
+        assert "The paper gives no values for fashion-mnist" in fashion[name].evidence
+    for name in OWN_RULES:  # judged on both, and alike: the same rows, no paper involved
+        assert fashion[name].status in ("reproduced", "partly reproduced", "not reproduced")
+        assert fashion[name].status == mnist[name].status, (fashion[name], mnist[name])
+        assert fashion[name].basis.startswith("fashion-mnist, standard preset")
+    assert fashion["phase_chart"].status == "not tested"  # no phase-chart rows
+    assert fashion["phase_chart"].evidence == "No fashion-mnist results."
+
+
+def test_claims_tables_have_a_row_per_claim_and_data_set() -> None:
+    standard = claims.evaluate_datasets(_results(BOTH), datasets=BOTH, preset="standard")
+    quick = claims.evaluate_claims(_results(["mnist"]), dataset="mnist", preset="quick")
+    table = claims.claims_tables(standard, quick, quick_dataset="mnist")
+    numbers = [c.number for c in claims.CLAIMS.values()]
+    assert table.columns[0] == "Data set" and len(table) == 2 * len(numbers)
+    assert table["Data set"].tolist() == ["mnist"] * len(numbers) + ["fashion-mnist"] * len(numbers)
+    assert table["Claim"].tolist() == numbers * 2
+    by = {ds: rows.set_index("Claim") for ds, rows in table.groupby("Data set")}
+    assert (by["mnist"]["Quick"] != "").all() and (by["fashion-mnist"]["Quick"] == "").all()
+    assert by["fashion-mnist"].loc["3a", "Standard (faithful protocol)"] == "not comparable"
+    assert by["mnist"].loc["3a", "Standard (faithful protocol)"] == "reproduced"
+    assert by["fashion-mnist"]["Standard basis"].loc["3d"].startswith("fashion-mnist")
+    # the quick verdicts of a data set the standard preset does not have: rows of their own
+    other = claims.claims_tables(standard, quick, quick_dataset="cifar10")
+    extra = other[other["Data set"] == "cifar10"]
+    assert len(extra) == len(numbers) and (extra["Standard (faithful protocol)"] == "").all()
+    assert (extra["Quick"] != "").all() and (other[other["Data set"] != "cifar10"]["Quick"]
+                                             == "").all()  # fmt: skip
+    with pytest.raises(ValueError, match="quick verdicts need their quick_dataset"):
+        claims.claims_tables(standard, quick)
+    assert list(claims.claims_tables({}).columns) == list(table.columns)
+
+
+def test_nothing_shipped_for_fashion_mnist_is_not_tested_and_says_so() -> None:
+    verdicts = claims.evaluate_datasets(_results(["mnist"]), datasets=BOTH, preset="standard")
+    fashion = verdicts["fashion-mnist"]
+    assert {v.status for v in fashion.values()} == {"not tested"}
+    assert {v.evidence for v in fashion.values()} == {"No fashion-mnist results."}
+    assert verdicts["mnist"]["model_size"].status == "reproduced"
+    lines = claims.status_lines(verdicts, preset="standard")
+    assert lines[1] == ("standard results, fashion-mnist: 9 claims, 9 not tested (9 for want of "
+                        "fashion-mnist results).")  # fmt: skip
+    assert lines[0].startswith("standard results, mnist: 9 claims, ")
+    assert "for want of mnist" in lines[0]  # its phase-chart rows are missing
+
+
+def test_shipped_verdicts_read_every_data_set_of_the_preset(tmp_path: Path) -> None:
+    root = write_shipped(tmp_path, {"model_size": model_size_rows("mnist")})
+    verdicts = claims.shipped_verdicts(root=root)
+    assert list(verdicts) == BOTH
+    assert verdicts["mnist"]["determinism"].status == "reproduced"
+    assert verdicts["mnist"]["determinism"].basis.startswith("mnist, standard preset")
+    assert verdicts["mnist"]["training_time"].evidence == "No mnist results."
+    assert {v.evidence for v in verdicts["fashion-mnist"].values()} == {
+        "No fashion-mnist results."}
+    assert claims.claims_tables(verdicts)["Data set"].value_counts().to_dict() == {
+        "mnist": 9, "fashion-mnist": 9}
+    only = claims.shipped_verdicts(datasets=["fashion-mnist"], root=root)
+    assert list(only) == ["fashion-mnist"]
+
+
+def test_claim_verdicts_in_the_order_the_page_shows_them() -> None:
+    a, b, q = (Verdict("c", s, e) for s, e in (("reproduced", "a"), ("not comparable", "b"),
+                                                ("not tested", "q")))  # fmt: skip
+    shown = claims.claim_verdicts("model_size", {"mnist": {"model_size": a},
+                                                 "fashion-mnist": {"model_size": b}},
+                                  {"model_size": q})  # fmt: skip
+    assert shown == [a, b, q]
+    assert claims.claim_verdicts("model_size", {"mnist": {}}) == []
+    with pytest.raises(ValueError, match="unknown claim 'speed'"):
+        claims.claim_verdicts("speed", {})
+    assert claims.computed({"mnist": {"x": a}, "fashion-mnist": {"x": b}})
+    assert not claims.computed({"mnist": {"x": a}, "fashion-mnist": {"x": "reproduced"}})
+

@@ -18,7 +18,11 @@ categorization, the dominant factors, and the activation hash phase chart. This 
 - the registry of the abstract's claims (:data:`CLAIMS`), :func:`evaluate_claims` (each verdict
   with its basis, and with its controls: :func:`untrained_rows`, :func:`controls_for`) and
   :func:`claims_table`, which the claims page calls on the shipped ``standard`` results and on
-  the stored results of the chapters' grids. A claim whose chapter does not exist yet is *not
+  the stored results of the chapters' grids; :func:`shipped_verdicts` and :func:`claims_tables`
+  do the same for every data set of the ``standard`` preset (MNIST and Fashion-MNIST: the
+  paper has no Fashion-MNIST values, so there a rule that measures the gap to the paper says
+  *not comparable*, while the rules that compare our own effects with each other, claims 3d-3f
+  and 4, are judged). A claim whose chapter does not exist yet is *not
   tested*; its verdict is added later by name with :func:`register_verdict`.
 
 Every function takes tidy frames (:meth:`hashlib_nn.experiments.RunResult.to_frame`) or their
@@ -29,6 +33,7 @@ columns), so the tests can build small frames by hand.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -80,8 +85,10 @@ __all__ = [
     "accuracy_log_linear_verdict",
     "GAP_STATUSES",
     "MIN_LAST_EPOCH",
+    "claim_verdicts",
     "claims_frame",
     "claims_table",
+    "claims_tables",
     "combine_verdicts",
     "computed",
     "controls_for",
@@ -89,6 +96,7 @@ __all__ = [
     "describe_faithful_checks",
     "epoch_changes",
     "evaluate_claims",
+    "evaluate_datasets",
     "faithful_checks",
     "log_linear_fit",
     "log_linear_fits",
@@ -98,6 +106,8 @@ __all__ = [
     "rr_crossings",
     "rr_falls_with_width_verdict",
     "sample_size_rr_verdict",
+    "shipped_verdicts",
+    "status_lines",
     "training_time_verdict",
     "untrained_rows",
 ]
@@ -1278,35 +1288,129 @@ def claims_table(
     when ``quick`` lacks the claim or is None), ``Controls`` (each control's status under the
     same rule, on the standard side; empty where no control was run) and ``Gap discussed in``
     (:data:`GAP_CHAPTER`, the chapter that discusses the gap, where the standard verdict is
-    partly or not reproduced; empty otherwise).
+    partly or not reproduced; empty otherwise). A claim only ``quick`` has gets a row with
+    the standard columns empty.
     """
     unknown = [n for n in [*standard, *(quick or {})] if n not in CLAIMS]
     if unknown:
         raise ValueError(f"unknown claim(s) {unknown}; known: {', '.join(CLAIMS)}")
     rows = []
-    for name, v in standard.items():
-        q = (quick or {}).get(name)
+    for name in dict.fromkeys([*standard, *(quick or {})]):
+        v, q = standard.get(name), (quick or {}).get(name)
         rows.append({
             "Claim": CLAIMS[name].number,
             "Statement": CLAIMS[name].text,
-            "Standard (faithful protocol)": v.status,
-            "Standard basis": v.basis,
-            "Largest gap (standard)": v.largest_gap,
+            "Standard (faithful protocol)": v.status if v else "",
+            "Standard basis": v.basis if v else "",
+            "Largest gap (standard)": v.largest_gap if v else "",
             "Quick": q.status if q else "",
             "Quick basis": q.basis if q else "",
-            "Controls": "; ".join(f"{k}: {s}" for k, s in v.controls.items()),
-            "Gap discussed in": GAP_CHAPTER if v.status in GAP_STATUSES else "",
+            "Controls": "; ".join(f"{k}: {s}" for k, s in v.controls.items()) if v else "",
+            "Gap discussed in": GAP_CHAPTER if v and v.status in GAP_STATUSES else "",
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["Claim", "Statement", "Standard (faithful protocol)",
                                        "Standard basis", "Largest gap (standard)", "Quick",
                                        "Quick basis", "Controls", "Gap discussed in"])  # fmt: skip
 
 
-def computed(verdicts: Mapping[str, Verdict]) -> bool:
+def evaluate_datasets(
+    results: Mapping[str, pd.DataFrame],
+    *,
+    datasets: Sequence[str],
+    preset: str | None = None,
+    controls: Mapping[str, Mapping[str, pd.DataFrame]] | None = None,
+) -> dict[str, dict[str, Verdict]]:
+    """:func:`evaluate_claims` on each of ``datasets`` (data set -> claim -> verdict), from
+    ``results`` and ``controls`` holding the rows of them all. A data set without rows gets
+    *not tested* verdicts that say so; one the paper has no values for (Fashion-MNIST) gets
+    *not comparable* wherever a rule measures the gap to the paper's values."""
+    return {ds: evaluate_claims(results, dataset=ds, preset=preset, controls=controls)
+            for ds in dict.fromkeys(datasets)}  # fmt: skip
+
+
+def shipped_verdicts(
+    preset: str = "standard",
+    datasets: Sequence[str] | None = None,
+    *,
+    root: str | os.PathLike | None = None,
+) -> dict[str, dict[str, Verdict]]:
+    """The verdict of every claim on the shipped ``preset`` results of each data set
+    (``datasets``: None = the preset's, MNIST and Fashion-MNIST for ``standard``), with their
+    controls: the shipped model-size controls (:func:`hashlib_nn.controls.load_shipped`) and
+    the untrained network of the training-time rows (:func:`controls_for`). ``root``: the
+    shipped results' folder (None: the package's). Nothing trains."""
+    from hashlib_nn import controls, shipped
+    from hashlib_nn.experiments.presets import PRESETS
+
+    names = list(datasets) if datasets is not None else list(PRESETS[preset].datasets)
+    chapters = dict.fromkeys(c for claim in CLAIMS.values() for c in claim.chapters)
+    results = {c: shipped.load(c, preset, dataset=names, root=root) for c in chapters}
+    ctl = controls_for(results, controls.load_shipped(preset, dataset=names, root=root))
+    return evaluate_datasets(results, datasets=names, preset=preset, controls=ctl)
+
+
+def status_lines(verdicts: Mapping[str, Mapping[str, Verdict]], *,
+                 preset: str | None = None) -> list[str]:
+    """One line per data set of ``verdicts`` (data set -> claim -> verdict): how many claims
+    have each status, and how many of those not tested lack the data set's results, e.g.
+    "standard results, fashion-mnist: 9 claims, 9 not tested (9 for want of fashion-mnist
+    results)."."""
+    out = []
+    for dataset, by_claim in verdicts.items():
+        statuses = [v.status for v in by_claim.values()]
+        counts = ", ".join(f"{statuses.count(s)} {s}" for s in STATUSES if s in statuses)
+        missing = sum(v.evidence == f"No {dataset} results." for v in by_claim.values())
+        lead = f"{preset} results, {dataset}" if preset else dataset
+        line = f"{lead}: {len(statuses)} claims" + (f", {counts}" if counts else "")
+        if missing:
+            line += f" ({missing} for want of {dataset} results)"
+        out.append(line + ".")
+    return out
+
+
+def claims_tables(
+    standard: Mapping[str, Mapping[str, Verdict]],
+    quick: Mapping[str, Verdict] | None = None,
+    *,
+    quick_dataset: str | None = None,
+) -> pd.DataFrame:
+    """The claims page's headline table for several data sets: :func:`claims_table` of each
+    data set of ``standard`` (data set -> claim -> verdict, :func:`shipped_verdicts`) under a
+    leading ``Data set`` column, the ``quick`` verdicts (of ``quick_dataset``) on the rows of
+    their data set only (a ``quick_dataset`` with no standard verdicts gets rows of its
+    own)."""
+    if quick is not None and quick_dataset is None:
+        raise ValueError("quick verdicts need their quick_dataset (the data set they were "
+                         "computed on)")  # fmt: skip
+    names = list(dict.fromkeys([*standard, *([quick_dataset] if quick else [])]))
+    parts = [claims_table(standard.get(ds, {}), quick if ds == quick_dataset else None)
+             .assign(**{"Data set": ds}) for ds in names]  # fmt: skip
+    if not parts:
+        return pd.DataFrame(columns=["Data set", *claims_table({}).columns])
+    table = pd.concat(parts, ignore_index=True)
+    return table[["Data set", *[c for c in table.columns if c != "Data set"]]]
+
+
+def claim_verdicts(
+    name: str,
+    standard: Mapping[str, Mapping[str, Verdict]],
+    quick: Mapping[str, Verdict] | None = None,
+) -> list[Verdict]:
+    """The verdicts of claim ``name`` the claims page shows, in order: on the standard results
+    of each data set (data set -> claim -> verdict), then at the chapters' preset (``quick``)."""
+    if name not in CLAIMS:
+        raise ValueError(f"unknown claim {name!r}; known: {', '.join(CLAIMS)}")
+    out = [v[name] for v in standard.values() if name in v]
+    return out + ([quick[name]] if quick and name in quick else [])
+
+
+def computed(verdicts: Mapping[str, Verdict] | Mapping[str, Mapping[str, Verdict]]) -> bool:
     """Whether every verdict was computed (its status is one of
     :data:`~hashlib_nn.verdicts.STATUSES`): what the book's build gate checks, whatever the
-    statuses say."""
-    return all(isinstance(v, Verdict) and v.status in STATUSES for v in verdicts.values())
+    statuses say. ``verdicts``: claim -> verdict, or data set -> claim -> verdict
+    (:func:`evaluate_datasets`)."""
+    return all(computed(v) if isinstance(v, Mapping) else
+               isinstance(v, Verdict) and v.status in STATUSES for v in verdicts.values())
 
 
 def _register_factor_verdicts() -> None:

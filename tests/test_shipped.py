@@ -185,3 +185,22 @@ def test_every_shipped_row_is_current_and_clean() -> None:
         frame = shipped.load(chapter, "standard", protocol=protocol or None)
         assert not shipped.stale_rows(frame).any(), chapter
         assert not frame["git_dirty"].astype(str).str.lower().eq("true").any(), chapter
+
+
+def test_the_seed_rule_of_the_results_readme_is_the_cost_model() -> None:
+    """results/README.md: 10 seeds only where the cost model predicts at most twice the time of
+    3; the ratios it states are recomputed, and so is its conclusion (none qualifies)."""
+    import re
+
+    from hashlib_nn.experiments.presets import estimate_seconds
+
+    text = " ".join((shipped.shipped_root() / "README.md").read_text().split())
+    stated = dict(re.findall(r"(model size|training time|sample size|regularization|label noise|"
+                             r"phase chart) (\d+\.\d+)x", text))  # fmt: skip
+    assert len(stated) == 6
+    for name, ratio in stated.items():
+        chapter = name.replace(" ", "_")
+        ten, three = (estimate_seconds(grid(chapter, "standard", dataset="mnist", repeats=r))
+                      for r in (10, 3))  # fmt: skip
+        assert float(ratio) == round(ten / three, 2), name
+    assert ("No grid is within 2x" in text) == all(float(r) > 2 for r in stated.values())

@@ -49,8 +49,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hashlib_nn.experiments.config import METRIC_SUITES, TRAIN_SIZES, RunConfig
+from hashlib_nn import shipped_files
+from hashlib_nn.device import resolve_device
+from hashlib_nn.experiments.config import (
+    METRIC_SUITES,
+    TRAIN_SIZES,
+    RunConfig,
+    content_key,
+    fit_length,
+    group_key,
+)
 from hashlib_nn.experiments.config import train_size as _train_size
+from hashlib_nn.experiments.store import open_store
 from hashlib_nn.train import TrainConfig
 
 if TYPE_CHECKING:
@@ -545,8 +555,6 @@ def _protocol(v: Any) -> str:
 
 
 def _device(v: Any) -> str:
-    from hashlib_nn.device import resolve_device
-
     name = _str(v)
     try:
         resolve_device(name)
@@ -929,22 +937,17 @@ _MAX_GROUP = 16  # hashlib_nn.experiments.sweep's max_group
 
 def _cost_groups(configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
     """Distinct runs of ``configs`` in the groups a sweep trains together."""
-    from hashlib_nn.experiments.config import content_key
-    from hashlib_nn.experiments.config import group_key as _group_key
-
     seen: dict[str, RunConfig] = {}
     for c in configs:
         seen.setdefault(content_key(c), c)
     groups: dict[str, list[RunConfig]] = {}
     for c in seen.values():
-        groups.setdefault(_group_key(c), []).append(c)
+        groups.setdefault(group_key(c), []).append(c)
     return [g[i : i + _MAX_GROUP] for g in groups.values() for i in range(0, len(g), _MAX_GROUP)]
 
 
 def _fit_rows(config: RunConfig) -> int:
-    from hashlib_nn.experiments.config import fit_length as _fit_length
-
-    rows = _fit_length(config)
+    rows = fit_length(config)
     return abs(rows) if rows is not None else config.n_examples
 
 
@@ -1108,9 +1111,6 @@ def stored_costs(
 ) -> pd.DataFrame:
     """:func:`cost_runs` of the runs of ``plans`` (chapter -> configs) that ``store`` (default:
     the default store) holds; nothing is trained."""
-    from hashlib_nn.experiments.config import content_key
-    from hashlib_nn.experiments.store import open_store
-
     st = open_store(store)
     keys = dict.fromkeys(content_key(c) for configs in plans.values() for c in configs)
     return cost_runs([r for r in (st.get(k) for k in keys) if r is not None])
@@ -1126,8 +1126,6 @@ def sweep_cost_table(
     took (``chapter_params(chapter, preset).run()``); each is charged the runs no chapter
     before it asked for. Columns as :func:`predicted_vs_measured` (``runs``: runs trained)."""
     import pandas as pd
-
-    from hashlib_nn.experiments.config import content_key
 
     unknown = [c for c in measured_seconds if c not in ALL_CHAPTERS]
     if unknown:
@@ -1152,12 +1150,9 @@ def shipped_cost_table(
     counts them; chapters with no shipped runs are left out)."""
     import pandas as pd
 
-    from hashlib_nn import shipped_files as shipped  # (reads files; shipped imports presets)
-    from hashlib_nn.experiments.config import content_key
-
     tables = []
     for chapter in FACTOR_CHAPTERS.keys() | {"model_size", "training_time", "sample_size"}:
-        frame = shipped.load(chapter, preset, dataset=dataset)
+        frame = shipped_files.load(chapter, preset, dataset=dataset)
         if frame.empty:
             continue
         keys = set(frame["key"])
@@ -1189,8 +1184,6 @@ def predicted_vs_measured(
     others).
     """
     import pandas as pd
-
-    from hashlib_nn.experiments.config import content_key
 
     measured = runs.drop_duplicates("key").set_index("key")["seconds"]
     seen: set[str] = set()
@@ -1264,8 +1257,6 @@ def describe_presets(
             raise ValueError(f"unknown chapters {unknown}; accepted: {', '.join(ALL_CHAPTERS)}")
         for chapter in (c for c in order if c in wanted):
             configs = grid(chapter, name)
-            from hashlib_nn.experiments.config import content_key
-
             keys = {content_key(c) for c in configs}
             new = [c for c in configs if content_key(c) not in counted]
             counted |= keys

@@ -345,3 +345,19 @@ def test_export_writes_files_with_the_umask_mode(
         os.umask(old)
     assert out.stat().st_mode & 0o777 == mode
     assert len(pd.read_csv(out)) > 0
+
+
+def test_export_names_another_protocols_grid_with_its_protocol() -> None:
+    """A depth-5 (cifar-mlp) model-size run on a depth-1 data set belongs to
+    "model_size.cifar-mlp"; a run of the data set's own grid to "model_size"."""
+    from types import SimpleNamespace
+
+    deep = grid("model_size", "smoke", dataset="synthetic", protocol="cifar-mlp")[0]
+    own = grid("model_size", "smoke", dataset="synthetic")[0]
+    runs = [SimpleNamespace(key=c.key, config=c) for c in (deep, own)]
+    got = cli._membership(runs)  # type: ignore[arg-type]
+    # (categorization and determinism share the model-size grid: their names carry it too)
+    assert got[deep.key] == ("smoke", "model_size.cifar-mlp;categorization.cifar-mlp;"
+                                      "determinism.cifar-mlp")
+    assert got[own.key][0] == "smoke" and got[own.key][1].split(";")[0] == "model_size"
+    assert "cifar-mlp" not in got[own.key][1]

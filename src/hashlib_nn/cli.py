@@ -444,9 +444,11 @@ def _filter_text(args: argparse.Namespace) -> str:
 
 def _membership(results: Sequence[RunResult]) -> dict[str, tuple[str, str]]:
     """Run key -> (presets, chapters) whose grids hold the run, each ';'-joined ('' if none:
-    a run trained outside the presets, e.g. with other chapter parameters)."""
+    a run trained outside the presets, e.g. with other chapter parameters). A grid of another
+    MLP protocol than the data set's own is named ``<chapter>.<protocol>`` (e.g.
+    ``model_size.cifar-mlp``: the depth-5 grid run on Fashion-MNIST with ``--protocol``)."""
     from hashlib_nn.experiments import content_key
-    from hashlib_nn.experiments.presets import PRESETS, grid
+    from hashlib_nn.experiments.presets import PRESETS, PROTOCOLS, grid, protocol_for
 
     datasets = sorted({r.config.dataset for r in results})
     keys = {r.key for r in results}
@@ -456,16 +458,18 @@ def _membership(results: Sequence[RunResult]) -> dict[str, tuple[str, str]]:
         for chapter in RUN_ORDER:
             if chapter == _CNN:
                 continue
-            for ds in datasets:
+            for ds, protocol in ((d, p) for d in datasets for p in PROTOCOLS):
+                own = protocol == protocol_for(ds)
                 try:
-                    configs = grid(chapter, preset, dataset=ds)
+                    configs = grid(chapter, preset, dataset=ds, protocol=protocol)
                 except ValueError:  # e.g. a data set registered in another session
                     continue
+                name = chapter if own else f"{chapter}.{protocol}"
                 for key in {content_key(c) for c in configs} & keys:
                     if preset not in presets[key]:
                         presets[key].append(preset)
-                    if chapter not in chapters[key]:
-                        chapters[key].append(chapter)
+                    if name not in chapters[key]:
+                        chapters[key].append(name)
     return {k: (";".join(presets[k]), ";".join(chapters[k])) for k in keys}
 
 

@@ -140,7 +140,7 @@ def ship(
         for c in configs:  # one request per run: the grid's plan for it
             merged.setdefault(c.key, c)
         frames, created, seconds = [], [], 0.0
-        per_ds: dict[str, dict[str, int]] = {}
+        per_ds: dict[str, dict[str, Any]] = {}
         for c in merged.values():
             ds = per_ds.setdefault(c.dataset, {"runs_in_grid": 0, "runs_shipped": 0})
             ds["runs_in_grid"] += 1
@@ -168,7 +168,9 @@ def ship(
             frames.append(f.assign(**prov_cols))
             created.append(r.created)
             # a batched group's train_seconds is the whole group's: count it once per group
-            seconds += r.train_seconds / max(r.group_size, 1) + r.eval_seconds
+            run_s = r.train_seconds / max(r.group_size, 1) + r.eval_seconds
+            seconds += run_s
+            ds["run_seconds"] = ds.get("run_seconds", 0.0) + run_s
         if not frames:
             continue
         frame = pd.concat(frames, ignore_index=True)
@@ -178,6 +180,8 @@ def ship(
         path.chmod(0o644)  # package data: readable by every user (mkstemp makes it 0600)
         written.append(path)
         runs = frame.drop_duplicates("key")
+        for ds_info in per_ds.values():  # seconds per data set, beside the chapter's total
+            ds_info["run_seconds"] = round(ds_info.get("run_seconds", 0.0), 1)
         prov["chapters"][stem] = {
             "datasets": per_ds,
             "results_fingerprints": sorted(runs["results_fingerprint"].dropna().astype(str)

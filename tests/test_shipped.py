@@ -187,6 +187,11 @@ def test_every_shipped_row_is_current_and_clean() -> None:
         frame = shipped.load(chapter, "standard", protocol=protocol or None)
         assert not shipped.stale_rows(frame).any(), chapter
         assert not frame["git_dirty"].astype(str).str.lower().eq("true").any(), chapter
+    from hashlib_nn import controls  # the controls of the model-size grid ship beside them
+
+    frame = controls.load_shipped("standard")
+    assert len(frame) > 0 and not shipped.stale_rows(frame).any()
+    assert not frame["git_dirty"].astype(str).str.lower().eq("true").any()
 
 
 def test_the_seed_rule_of_the_results_readme_is_the_cost_model() -> None:

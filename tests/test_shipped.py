@@ -211,3 +211,25 @@ def test_the_seed_rule_of_the_results_readme_is_the_cost_model() -> None:
                       for r in (10, 3))  # fmt: skip
         assert float(ratio) == round(ten / three, 2), name
     assert ("No grid is within 2x" in text) == all(float(r) > 2 for r in stated.values())
+
+
+def test_release_wall_times_go_into_provenance(smoke_store: Store, tmp_path: Path) -> None:
+    """tools/release.sh's release-times.tsv: each shipped grid's wall seconds per data set (a
+    grid run in two sittings sums them); grids not shipped are skipped; a bad line is named."""
+    out = tmp_path / "out"
+    shipped.ship(smoke_store, "smoke", ["model_size", "sample_size"], ["synthetic"], out,
+                 allow_dirty=True)  # fmt: skip
+    tsv = tmp_path / "release-times.tsv"
+    tsv.write_text("synthetic\tmodel_size\t2026-12-05T19:04:38Z\t100\tabc\n"
+                   "synthetic\tsample_size\t2026-12-05T19:34:23Z\t30.5\tabc\n"
+                   "synthetic\tmodel_size\t2026-12-05T20:04:38Z\t20\tabc\n"  # resumed
+                   "synthetic\tphase_chart\t2026-12-05T20:05:00Z\t7\tabc\n"  # not shipped
+                   "\n")  # fmt: skip
+    shipped.record_wall_times(tsv, "smoke", out)
+    chapters = shipped.provenance("smoke", out)["chapters"]
+    assert chapters["model_size"]["datasets"]["synthetic"]["wall_seconds"] == 120.0
+    assert chapters["sample_size"]["datasets"]["synthetic"]["wall_seconds"] == 30.5
+    assert "phase_chart" not in chapters
+    tsv.write_text("synthetic model_size 100\n")
+    with pytest.raises(ValueError, match=r"release-times.tsv:1: expected dataset, grid"):
+        shipped.record_wall_times(tsv, "smoke", out)

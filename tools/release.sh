@@ -22,11 +22,12 @@
 #   train there, so that edits to this checkout meanwhile can make no run dirty;
 # - STORE is the results store, shared by the instances (it resumes: run the script again
 #   after an interruption and only the missing runs train);
+# - each grid's wall time is appended to STORE/release-times.tsv;
 # - after each grid, everything the store holds is shipped into THIS checkout's
 #   src/hashlib_nn/results/standard (python -m hashlib_nn.shipped, which refuses dirty runs;
-#   the controls with python -m hashlib_nn.controls --ship) and committed there (that folder
-#   only), so finished grids survive a session that ends;
-# - each grid's wall time is appended to STORE/release-times.tsv.
+#   the controls with python -m hashlib_nn.controls --ship), the wall times are recorded in its
+#   PROVENANCE.json, and the folder is committed (that folder only), so finished grids survive
+#   a session that ends.
 set -euo pipefail
 
 usage="usage: tools/release.sh COMMIT STORE DATASET:GRID[:PROTOCOL] ..."
@@ -64,13 +65,15 @@ for g in "$@"; do
     flock 9
     printf '%s\t%s\t%s\t%s\t%s\n' "$ds" "$grid${protocol:+:$protocol}" "$(date -u -d @"$start" +%FT%TZ)" \
         "$((end - start))" "${commit:0:12}" >>"$store/release-times.tsv"
+    # shipping computes nothing: it runs this checkout's code (its newest columns), while the
+    # rows keep the commit and fingerprint of the code that trained them
     if [ "$grid" = controls ]; then
-        "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store" \
-            --ship --out-dir "$out"
-    else
-        "$python" -m hashlib_nn.shipped --store "$store" --preset standard --out-dir "$out" \
-            ${protocol:+--protocol "$protocol"} --note "$note"
+        PYTHONPATH="$here/src" "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" \
+            --store "$store" --ship --out-dir "$out"
     fi
+    PYTHONPATH="$here/src" "$python" -m hashlib_nn.shipped --store "$store" --preset standard \
+        --out-dir "$out" ${protocol:+--protocol "$protocol"} --note "$note" \
+        --wall-times "$store/release-times.tsv"
     (cd "$here" && git add src/hashlib_nn/results/standard &&
         git commit -q -m "Shipped standard results: $ds $grid${protocol:+ ($protocol)}, from the release run of \
 ${commit:0:12} ($((end - start)) s wall, one thread)" -- src/hashlib_nn/results/standard) || true

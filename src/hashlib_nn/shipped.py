@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from hashlib_nn.experiments.store import StoreLike
 
 __all__ = [
-    "PROVENANCE_COLUMNS", "check_preset", "coverage", "load", "provenance", "ship",
+    "PROVENANCE_COLUMNS", "check_preset", "coverage", "load", "provenance", "record_wall_times",
+    "ship",
     "shipped_root", "stale_rows", "summary", "traceability",
 ]  # fmt: skip
 
@@ -208,6 +209,40 @@ def ship(
     return written
 
 
+def record_wall_times(
+    times: str | os.PathLike, preset: str = "standard", out_dir: str | os.PathLike | None = None
+) -> Path:
+    """Write the wall time of each grid of a release run into ``PROVENANCE.json``.
+
+    ``times`` is the ``release-times.tsv`` that ``tools/release.sh`` appends to (dataset,
+    ``grid`` or ``grid:protocol``, start, seconds, commit per line); a grid run in several
+    sittings (a resumed release) sums its lines. Each shipped grid's data set entry gets
+    ``wall_seconds`` (``controls`` under the top-level ``"controls"`` key); grids not shipped
+    are skipped. Call it after :func:`ship`, which rewrites a chapter's entry."""
+    check_preset(preset)
+    folder = (Path(out_dir) if out_dir is not None else shipped_root()) / preset
+    prov_path = folder / "PROVENANCE.json"
+    prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"chapters": {}}
+    walls: dict[tuple[str, str], float] = {}
+    for number, line in enumerate(Path(times).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 4:
+            raise ValueError(f"{times}:{number}: expected dataset, grid, start, seconds "
+                             f"(tab-separated); got {line!r}")  # fmt: skip
+        grid_name = fields[1].replace(":", ".")  # model_size:cifar-mlp -> model_size.cifar-mlp
+        walls[(fields[0], grid_name)] = walls.get((fields[0], grid_name), 0.0) + float(fields[3])
+    for (ds, grid_name), seconds in walls.items():
+        entry = (prov.get("controls") if grid_name == "controls"
+                 else prov.get("chapters", {}).get(grid_name))  # fmt: skip
+        if entry is not None and ds in entry.get("datasets", {}):
+            entry["datasets"][ds]["wall_seconds"] = round(seconds, 1)
+    atomic_write(prov_path, (json.dumps(prov, indent=1, sort_keys=True) + "\n").encode())
+    prov_path.chmod(0o644)
+    return prov_path
+
+
 def provenance(preset: str = "standard", root: str | os.PathLike | None = None) -> dict[str, Any]:
     """PROVENANCE.json of the shipped ``preset`` ({} when nothing is shipped)."""
     check_preset(preset)
@@ -343,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="ship that MLP protocol's grids (as <chapter>.<protocol>.csv)")
     p.add_argument("--out-dir", default=None, help="default: the package's results folder")
     p.add_argument("--note", default="", help="a line stored in PROVENANCE.json")
+    p.add_argument("--wall-times", default=None, metavar="TSV",
+                   help="then record each grid's wall time from a release run's "
+                        "release-times.tsv (tools/release.sh) in PROVENANCE.json")
     p.add_argument("--allow-dirty", action="store_true",
                    help="ship runs computed from a checkout with uncommitted changes")
     args = p.parse_args(argv)
@@ -350,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      note=args.note, allow_dirty=args.allow_dirty,
                      protocol=args.protocol):  # fmt: skip
         print(f"wrote {path}")
+    if args.wall_times:
+        print(f"wrote {record_wall_times(args.wall_times, args.preset, args.out_dir)}")
     print(coverage(args.preset, args.out_dir).to_string(index=False))
     return 0
 

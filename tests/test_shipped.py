@@ -153,6 +153,12 @@ def test_stale_rows_are_those_of_other_code() -> None:
     line = shipped.traceability(frame)
     assert line.startswith("Traceability: 2 of 3 runs carry") and "1 are stale" in line
     assert "1 were computed from a checkout with uncommitted changes" in line
+    # runs named by other columns (the differential runs: point and seed), one row per metric
+    rows = pd.DataFrame({"width": [10, 10, 20], "seed": [0, 0, 0], "git_dirty": ["true"] * 3,
+                         "results_fingerprint": [current] * 3})  # fmt: skip
+    line = shipped.traceability(rows, run_columns=["width", "seed"])
+    assert line.startswith("Traceability: 2 of 2 runs carry") and "stale" not in line
+    assert "2 were computed from a checkout with uncommitted changes" in line
 
 
 def test_results_fingerprint_follows_the_source_and_versions() -> None:

@@ -361,3 +361,11 @@ def test_describe_and_provenance_of_rows() -> None:
     text = twin.describe(rows)
     assert text.splitlines()[0].startswith("Keras 3.15.1 on the torch backend (torch 2.13.0+cpu")
     assert "model_size: 2 runs, seeds [0, 1], at most 10 epochs, 9–10 run" in text
+    assert "git commit" not in text  # no git_dirty column: nothing said about the checkout
+    clean = twin.describe(rows.assign(git_dirty="false"))
+    assert clean.splitlines()[-1] == ("Computed by the twin code of git commit(s) abc, a clean "
+                                      "checkout")
+    dirty = twin.describe(rows.assign(git_dirty=["true", "true", "false", "false"]))
+    assert dirty.splitlines()[-1] == ("Computed by the twin code of git commit(s) abc; 1 of 3 runs "
+                                      "from a checkout with uncommitted changes (not traceable "
+                                      "to committed code)")

@@ -76,12 +76,14 @@ def stale_rows(frame: pd.DataFrame) -> pd.Series:
     return frame["results_fingerprint"].astype(str) != results_fingerprint()
 
 
-def traceability(frame: pd.DataFrame) -> str:
+def traceability(frame: pd.DataFrame, run_columns: Sequence[str] = ("key",)) -> str:
     """One line: how many shipped runs were computed by the running code (equal results
-    fingerprint) from a clean checkout, and how many are stale or dirty."""
+    fingerprint) from a clean checkout, and how many are stale or dirty. ``run_columns``: what
+    identifies a run in ``frame`` (the content key; e.g. the point and seed in the
+    differential runs of :mod:`hashlib_nn.deviations`)."""
     if frame.empty:
         return "No shipped runs."
-    runs = frame.drop_duplicates("key")
+    runs = frame.drop_duplicates(list(run_columns))
     stale = int(stale_rows(runs).sum())
     dirty = int(runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).sum())
     text = (f"Traceability: {len(runs) - stale} of {len(runs)} runs carry the running code's "

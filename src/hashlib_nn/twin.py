@@ -650,6 +650,15 @@ def describe(frame: pd.DataFrame) -> str:
         lines.append(f"{experiment}: {e['runs']} runs, seeds {e['seeds']}, at most "
                      f"{', '.join(map(str, e['max_epochs']))} epochs, "
                      f"{e['epochs_run'][0]}–{e['epochs_run'][1]} run")  # fmt: skip
+    if {"git_commit", "git_dirty"} <= set(frame.columns):
+        commits = sorted({str(c)[:10] for c in frame["git_commit"].dropna()}) or ["unrecorded"]
+        dirty = frame["git_dirty"].astype(str).str.lower().isin(["true", "1"])
+        runs = frame.drop_duplicates(["experiment", "width", "depth", "n_train", "seed"])
+        n_dirty = int(runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).sum())
+        lines.append(f"Computed by the twin code of git commit(s) {', '.join(commits)}"
+                     + (f"; {n_dirty} of {len(runs)} runs from a checkout with uncommitted "
+                        "changes (not traceable to committed code)" if dirty.any() else
+                        ", a clean checkout"))  # fmt: skip
     return "\n".join(lines)
 
 

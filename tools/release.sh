@@ -27,7 +27,10 @@
 #   src/hashlib_nn/results/standard (python -m hashlib_nn.shipped, which refuses dirty runs;
 #   the controls with python -m hashlib_nn.controls --ship), the wall times are recorded in its
 #   PROVENANCE.json, and the folder is committed (that folder only), so finished grids survive
-#   a session that ends.
+#   a session that ends;
+# - WORKERS=N (environment) trains one grid on N single-thread local Dask workers
+#   (`hashlib-nn run --workers N`) instead of in this process: for a grid too long for one
+#   core, run alone. The store, the keys and the numbers are the same.
 set -euo pipefail
 
 usage="usage: tools/release.sh COMMIT STORE DATASET:GRID[:PROTOCOL] ..."
@@ -59,7 +62,8 @@ for g in "$@"; do
         "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store"
     else
         "$python" -m hashlib_nn.cli run --preset standard --chapter "$grid" --dataset "$ds" \
-            ${protocol:+--protocol "$protocol"} --store "$store" --no-progress
+            ${protocol:+--protocol "$protocol"} ${WORKERS:+--workers "$WORKERS"} --store "$store" \
+            --no-progress
     fi
     end=$(date +%s)
     flock 9

@@ -158,26 +158,33 @@ def test_faithful_checks_sentence_is_the_shipped_results() -> None:
 
 
 def test_release_wall_times_are_provenance_json() -> None:
-    """The README's wall time of each MNIST grid of the release run is PROVENANCE.json's
-    ``wall_seconds`` (recorded by tools/release.sh), in minutes to one decimal."""
+    """The README's table of the release run: each grid's runs are PROVENANCE.json's (all
+    shipped, on both data sets), and its wall time on each data set is ``wall_seconds``
+    (recorded by tools/release.sh), in minutes to one decimal."""
     provenance = json.loads((ROOT / "src/hashlib_nn/results/standard/PROVENANCE.json").read_text())
-    text = " ".join(README.read_text().split())
-    stated = re.findall(r"(model size|training time|sample size|label noise|regularization|"
-                        r"phase chart) \((\d+)(?: runs)?[^)]*\) (\d+\.\d) min", text)  # fmt: skip
-    assert {name for name, _, _ in stated} == {
-        "model size", "training time", "sample size", "label noise", "regularization",
-        "phase chart"}
-    for name, runs, minutes in stated:
-        mnist = provenance["chapters"][name.replace(" ", "_")]["datasets"]["mnist"]
-        assert int(runs) == mnist["runs_shipped"] == mnist["runs_in_grid"], name
-        assert float(minutes) == round(mnist["wall_seconds"] / 60, 1), name
-    controls = re.search(r"controls of the model-size grid (\d+\.\d) min", text)
-    assert controls is not None
-    wall = provenance["controls"]["datasets"]["mnist"]["wall_seconds"]
-    assert float(controls[1]) == round(wall / 60, 1)
-    # "on Fashion-MNIST the model-size and training-time grids complete, the other four" not
-    complete = {name for name, info in provenance["chapters"].items()
-                if info["datasets"]["fashion-mnist"]["runs_shipped"]
-                == info["datasets"]["fashion-mnist"]["runs_in_grid"]}  # fmt: skip
-    assert "Fashion-MNIST the model-size and training-time grids complete, the other four" in text
-    assert complete == {"model_size", "training_time"}
+    rows = re.findall(r"^\| ([a-z -]+?(?: \(depth 5\))?) \| (\d+) \| (n/a|\d+\.\d min) \| "
+                      r"(\d+\.\d) min \|$", README.read_text(), flags=re.M)  # fmt: skip
+    names = {"model size": "model_size", "training time": "training_time",
+             "sample size": "sample_size", "label noise": "label_noise",
+             "regularization": "regularization", "phase chart": "phase_chart",
+             "controls of the model-size grid": "controls",
+             "model size (depth 5)": "model_size.cifar-mlp"}  # fmt: skip
+    stated = {names[name]: (int(runs), mnist, fashion) for name, runs, mnist, fashion in rows}
+    shipped = {name for name, info in provenance["chapters"].items()
+               if any(d["runs_shipped"] for d in info["datasets"].values())} | {"controls"}
+    assert set(stated) == shipped, "every shipped grid has a row, and only those"
+    for grid_name, (runs, mnist, fashion) in stated.items():
+        entry = provenance["controls" if grid_name == "controls" else "chapters"]
+        datasets = (entry if grid_name == "controls" else entry[grid_name])["datasets"]
+        for dataset, minutes in (("mnist", mnist), ("fashion-mnist", fashion + " min")):
+            if minutes == "n/a":
+                assert dataset not in datasets, grid_name
+                continue
+            info = datasets[dataset]
+            assert runs == info["runs_shipped"] == info["runs_in_grid"], (grid_name, dataset)
+            assert float(minutes.split()[0]) == round(info["wall_seconds"] / 60, 1), (
+                grid_name, dataset)
+    assert "every grid complete on both data sets, 3 seeds per grid point" in " ".join(
+        README.read_text().split())
+    grids = [*provenance["chapters"].values(), provenance["controls"]]
+    assert all(info["seeds"] == [0, 1, 2] for info in grids)

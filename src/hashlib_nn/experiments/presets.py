@@ -1143,20 +1143,29 @@ def sweep_cost_table(
 
 
 def shipped_cost_table(
-    preset: str = "standard", dataset: str = "mnist", model: CostModel | None = None
+    preset: str = "standard",
+    dataset: str = "mnist",
+    model: CostModel | None = None,
+    protocol: str | None = None,
 ) -> pd.DataFrame:
     """Predicted against measured seconds for each chapter's shipped runs of ``preset``
     (:func:`predicted_vs_measured`, each chapter on its own runs, as ``PROVENANCE.json``
-    counts them; chapters with no shipped runs are left out)."""
+    counts them; chapters with no shipped runs are left out). ``protocol``: the grids of that
+    MLP protocol shipped apart (``<chapter>.<protocol>.csv``, e.g. the depth-5 model-size grid
+    on Fashion-MNIST); default: the data set's own."""
     import pandas as pd
 
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; accepted: {', '.join(PROTOCOLS)}")
     tables = []
     for chapter in FACTOR_CHAPTERS.keys() | {"model_size", "training_time", "sample_size"}:
-        frame = shipped_files.load(chapter, preset, dataset=dataset)
+        frame = shipped_files.load(chapter, preset, dataset=dataset, protocol=protocol)
         if frame.empty:
             continue
         keys = set(frame["key"])
-        configs = [c for c in grid(chapter, preset, dataset=dataset) if content_key(c) in keys]
+        chapter_grid = grid(chapter, preset, dataset=dataset,
+                            **({"protocol": protocol} if protocol is not None else {}))  # fmt: skip
+        configs = [c for c in chapter_grid if content_key(c) in keys]
         tables.append(predicted_vs_measured({chapter: configs}, cost_runs(frame), model))
     order = {c: i for i, c in enumerate(ALL_CHAPTERS)}
     if not tables:

@@ -26,7 +26,8 @@ from hashlib_nn.analysis import METRIC_LABELS
 from hashlib_nn.verdicts import Basis, Verdict
 
 __all__ = ["ChapterReport", "ShippedReports", "load_shipped_reports", "other_datasets", "readable",
-           "readable_style", "shipped_datasets"]  # fmt: skip
+           "readable_style", "shipped_controls", "shipped_datasets", "shipped_reports_function",
+           "shipped_yardsticks"]  # fmt: skip
 
 
 def readable(table: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -232,3 +233,55 @@ def load_shipped_reports(
             out.reports[dataset] = report
             out.lines[dataset].append(f"Basis of the {dataset} report: {report.basis}.")
     return out
+
+
+#: ``needs(dataset, preset, root) -> keyword arguments``: what a chapter's report takes beside
+#: its rows, loaded from the shipped results of the same data set.
+Needs = Callable[[str, str, Any], dict[str, Any]]
+
+
+def shipped_controls(dataset: str, preset: str, root: Any) -> dict[str, Any]:
+    """``controls=``: the shipped controls of ``dataset``'s model-size grid
+    (:func:`hashlib_nn.controls.load_shipped`), for the reports that judge the trained network
+    beside them (*Determinism*, *Categorization*)."""
+    from hashlib_nn.controls import load_shipped
+
+    return {"controls": load_shipped(preset, dataset=dataset, root=root)}
+
+
+def shipped_yardsticks(dataset: str, preset: str, root: Any) -> dict[str, Any]:
+    """``yardsticks=``: the shipped dominant-factor grids of ``dataset`` (*Model size*,
+    *Training time*, *Sample size*), which the factor chapters measure their effect against
+    (:mod:`hashlib_nn.factors`)."""
+    from hashlib_nn import shipped
+    from hashlib_nn.factors import DOMINANT_FACTORS
+
+    return {"yardsticks": {chapter: shipped.load(chapter, preset, dataset=dataset, root=root)
+                           for chapter in DOMINANT_FACTORS}}  # fmt: skip
+
+
+def shipped_reports_function(
+    chapter: str, report: Callable[..., ChapterReport], needs: Needs | None = None
+) -> Callable[..., ShippedReports]:
+    """The ``shipped_reports(datasets, *, preset="standard", root=None)`` of ``chapter``'s
+    module: :func:`load_shipped_reports` with ``report(rows, dataset=, preset=, **needs(...))``
+    as the build, ``needs`` (e.g. :func:`shipped_controls`) loading what the report takes
+    beside its rows from the same data set's shipped results (from ``root``; None: the
+    package's)."""
+
+    def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
+                        root: Any = None) -> ShippedReports:  # fmt: skip
+        def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
+            extra = needs(dataset, preset, root) if needs is not None else {}
+            return report(rows, dataset=dataset, preset=preset, **extra)
+
+        return load_shipped_reports(chapter, datasets, build, preset=preset, root=root)
+
+    shipped_reports.__module__ = report.__module__
+    shipped_reports.__qualname__ = "shipped_reports"
+    extra = f" beside {needs.__name__.removeprefix('shipped_')} ({needs.__name__})" if needs else ""
+    shipped_reports.__doc__ = (
+        f":func:`report` on the shipped ``preset`` rows of each of ``datasets``{extra}, one "
+        "report per data set shipped (from ``root``; None: the package's), and for every data "
+        "set the lines saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`).")
+    return shipped_reports

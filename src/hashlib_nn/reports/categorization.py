@@ -11,9 +11,6 @@ chapter's analysis of one network in depth uses the tested functions of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pandas as pd
 
 from hashlib_nn import charts
@@ -27,29 +24,27 @@ from hashlib_nn.analysis import (
     kmeans_scoring_curves,
 )
 from hashlib_nn.categorization import drop_constant_bits
-from hashlib_nn.claims import COMPARISON_NAMES, gap_sides
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.controls import (
     CONTROL_LABELS,
     coverage_sentence,
     curves_with_controls,
-    load_shipped,
     training_adds,
 )
 from hashlib_nn.reports import (
     ChapterReport,
-    ShippedReports,
-    load_shipped_reports,
     readable,
+    shipped_controls,
+    shipped_reports_function,
 )
 from hashlib_nn.reports.determinism import (
     adds_sentence,
-    control_verdicts,
+    compare_and_judge,
     for_dataset,
     paper_for_chart,
     widest_sentence,
 )
-from hashlib_nn.verdicts import basis_of, fmt, point_table, with_controls
+from hashlib_nn.verdicts import basis_of, fmt
 
 __all__ = ["ACCURACY_METRICS", "analysed_codes", "beats_controls_sentence", "report",
            "shipped_reports"]  # fmt: skip
@@ -152,37 +147,13 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         out.statements.append(sentence)
 
     trained_agg = aggregate(final[final["metric"].isin(ACCURACY_METRICS)], by=["width"])
-    if len(paper):
-        table = point_table(trained_agg, paper[paper["metric"].isin(ACCURACY_METRICS)],
-                            on=["metric", "width"])  # fmt: skip
-        out.tables["comparison"] = readable(table, COMPARISON_NAMES)
-        sentence = gap_sides(table, "Accuracies on the trained network's codes")
-        if sentence:
-            out.statements.append(sentence)
-    else:
-        out.statements.append(f"The paper has no model-size values for {dataset}: its figures "
-                              "show MNIST and CIFAR-10 only.")  # fmt: skip
-
-    verdict = categorization_verdict(trained_agg, dataset=dataset, basis=basis)
-    ctl_verdicts = control_verdicts(ctl, categorization_verdict, dataset=dataset, preset=preset,
-                                    metrics=ACCURACY_METRICS)  # fmt: skip
-    out.verdicts["categorization"] = with_controls(verdict, ctl_verdicts, about_training=True)
-    if ctl_verdicts:
-        out.statements.append("The same rule on the controls: " + "; ".join(
-            f"{name}: {v.status}" for name, v in ctl_verdicts.items())
-            + f" (trained network: {verdict.status}).")  # fmt: skip
+    compare_and_judge(out, "categorization", trained_agg,
+                      paper[paper["metric"].isin(ACCURACY_METRICS)] if len(paper) else paper, ctl,
+                      what="Accuracies on the trained network's codes",
+                      verdict_fn=categorization_verdict, metrics=ACCURACY_METRICS,
+                      dataset=dataset, preset=preset, basis=basis,
+                      about_training=True)  # fmt: skip
     return out
 
 
-def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
-                    root: Any = None) -> ShippedReports:
-    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` beside their
-    shipped controls (:func:`hashlib_nn.controls.load_shipped`; from ``root``, None: the
-    package's), one report per data set shipped, and for every data set the lines saying what
-    is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
-
-    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
-        controls = load_shipped(preset, dataset=dataset, root=root)
-        return report(rows, dataset=dataset, preset=preset, controls=controls)
-
-    return load_shipped_reports("categorization", datasets, build, preset=preset, root=root)
+shipped_reports = shipped_reports_function("categorization", report, shipped_controls)

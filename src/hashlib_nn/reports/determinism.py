@@ -9,7 +9,6 @@ controls. Everything the chapter shows or states about results comes from here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,18 +22,18 @@ from hashlib_nn.controls import (
     TRAINED,
     coverage_sentence,
     curves_with_controls,
-    load_shipped,
     training_adds,
 )
 from hashlib_nn.reports import (
     ChapterReport,
-    ShippedReports,
-    load_shipped_reports,
     readable,
+    shipped_controls,
+    shipped_reports_function,
 )
-from hashlib_nn.verdicts import Verdict, basis_of, fmt, point_table, with_controls
+from hashlib_nn.verdicts import Basis, Verdict, basis_of, fmt, point_table, with_controls
 
-__all__ = ["RR_METRICS", "UNIQUE_LEVEL", "adds_sentence", "control_verdicts", "crossing_sentence",
+__all__ = ["RR_METRICS", "UNIQUE_LEVEL", "adds_sentence", "compare_and_judge", "control_verdicts",
+           "crossing_sentence",
            "for_dataset", "paper_for_chart", "report", "shipped_reports",
            "widest_sentence"]  # fmt: skip
 
@@ -69,6 +68,35 @@ def control_verdicts(controls: pd.DataFrame, verdict_fn, *, dataset: str, preset
         basis = basis_of(part, dataset=dataset, preset=preset)
         out[CONTROL_LABELS[name]] = verdict_fn(agg, dataset=dataset, basis=basis)
     return out
+
+
+def compare_and_judge(out: ChapterReport, claim: str, trained_agg: pd.DataFrame,
+                      paper: pd.DataFrame, controls: pd.DataFrame, *, what: str, verdict_fn,
+                      metrics: Sequence[str], dataset: str, preset: str, basis: Basis | None,
+                      about_training: bool) -> None:  # fmt: skip
+    """Add to ``out`` the trained network's final means (``trained_agg``, by metric and width)
+    against the paper's points (the ``comparison`` table and the sentence on which side of
+    the paper the gaps lie, naming ``what``; or the sentence that the paper has no values for
+    ``dataset``), and ``claim``'s verdict: ``verdict_fn(aggregate, dataset=, basis=)`` on the
+    trained network beside the same rule on each control of ``controls``
+    (:func:`control_verdicts` on ``metrics``, :func:`hashlib_nn.verdicts.with_controls`)."""
+    if len(paper):
+        table = point_table(trained_agg, paper, on=["metric", "width"])
+        out.tables["comparison"] = readable(table, COMPARISON_NAMES)
+        sentence = gap_sides(table, what)
+        if sentence:
+            out.statements.append(sentence)
+    else:
+        out.statements.append(f"The paper has no model-size values for {dataset}: its figures "
+                              "show MNIST and CIFAR-10 only.")  # fmt: skip
+    verdict = verdict_fn(trained_agg, dataset=dataset, basis=basis)
+    ctl_verdicts = control_verdicts(controls, verdict_fn, dataset=dataset, preset=preset,
+                                    metrics=metrics)  # fmt: skip
+    out.verdicts[claim] = with_controls(verdict, ctl_verdicts, about_training=about_training)
+    if ctl_verdicts:
+        out.statements.append("The same rule on the controls: " + "; ".join(
+            f"{name}: {v.status}" for name, v in ctl_verdicts.items())
+            + f" (trained network: {verdict.status}).")  # fmt: skip
 
 
 def adds_sentence(adds: pd.DataFrame, metric: str, *, lower_is_better: bool) -> str:
@@ -193,36 +221,11 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
         out.statements.append(sentence)
 
     trained_agg = aggregate(final_rows(frame[frame["metric"].isin(RR_METRICS)]), by=["width"])
-    if len(paper):
-        table = point_table(trained_agg, paper, on=["metric", "width"])
-        out.tables["comparison"] = readable(table, COMPARISON_NAMES)
-        sentence = gap_sides(table, "Redundancy ratios of the trained network")
-        if sentence:
-            out.statements.append(sentence)
-    else:
-        out.statements.append(f"The paper has no model-size values for {dataset}: its figures "
-                              "show MNIST and CIFAR-10 only.")  # fmt: skip
-
-    verdict = determinism_verdict(trained_agg, dataset=dataset, basis=basis)
-    ctl_verdicts = control_verdicts(ctl, determinism_verdict, dataset=dataset, preset=preset,
-                                    metrics=RR_METRICS)  # fmt: skip
-    out.verdicts["determinism"] = with_controls(verdict, ctl_verdicts, about_training=False)
-    if ctl_verdicts:
-        out.statements.append("The same rule on the controls: " + "; ".join(
-            f"{name}: {v.status}" for name, v in ctl_verdicts.items())
-            + f" (trained network: {verdict.status}).")  # fmt: skip
+    compare_and_judge(out, "determinism", trained_agg, paper, ctl, what="Redundancy ratios of "
+                      "the trained network", verdict_fn=determinism_verdict, metrics=RR_METRICS,
+                      dataset=dataset, preset=preset, basis=basis,
+                      about_training=False)  # fmt: skip
     return out
 
 
-def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
-                    root: Any = None) -> ShippedReports:
-    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` beside their
-    shipped controls (:func:`hashlib_nn.controls.load_shipped`; from ``root``, None: the
-    package's), one report per data set shipped, and for every data set the lines saying what
-    is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
-
-    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
-        controls = load_shipped(preset, dataset=dataset, root=root)
-        return report(rows, dataset=dataset, preset=preset, controls=controls)
-
-    return load_shipped_reports("determinism", datasets, build, preset=preset, root=root)
+shipped_reports = shipped_reports_function("determinism", report, shipped_controls)

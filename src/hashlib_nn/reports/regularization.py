@@ -9,18 +9,16 @@ direction the chapter states about results is a sentence of ``statements``, comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from hashlib_nn import phase_charts, shipped
+from hashlib_nn import phase_charts
 from hashlib_nn.analysis import aggregate, final_rows
 from hashlib_nn.factors import (
     CATEGORIZATION_METRICS,
-    DOMINANT_FACTORS,
     EFFECT_FLOOR,
     METRIC_NAMES,
     PAPER_SETTING,
@@ -34,9 +32,9 @@ from hashlib_nn.factors import (
 )
 from hashlib_nn.reports import (
     ChapterReport,
-    ShippedReports,
-    load_shipped_reports,
     readable,
+    shipped_reports_function,
+    shipped_yardsticks,
 )
 from hashlib_nn.verdicts import basis_of, fmt
 
@@ -194,17 +192,4 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str,
     return out
 
 
-def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
-                    root: Any = None) -> ShippedReports:
-    """:func:`report` on the shipped ``preset`` rows of each of ``datasets``, measured against
-    the same data set's shipped dominant factors (the *Model size*, *Training time* and *Sample
-    size* grids; from ``root``, None: the package's), one report per data set shipped, and for
-    every data set the lines saying what is shipped
-    (:func:`hashlib_nn.reports.load_shipped_reports`)."""
-
-    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
-        yardsticks = {chapter: shipped.load(chapter, preset, dataset=dataset, root=root)
-                      for chapter in DOMINANT_FACTORS}  # fmt: skip
-        return report(rows, dataset=dataset, preset=preset, yardsticks=yardsticks)
-
-    return load_shipped_reports("regularization", datasets, build, preset=preset, root=root)
+shipped_reports = shipped_reports_function("regularization", report, shipped_yardsticks)

@@ -9,9 +9,6 @@ test-RR curve steps (:func:`early_stopping_statements`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -29,9 +26,8 @@ from hashlib_nn.claims import (
 )
 from hashlib_nn.reports import (
     ChapterReport,
-    ShippedReports,
-    load_shipped_reports,
     readable,
+    shipped_reports_function,
 )
 from hashlib_nn.train import TrainConfig
 from hashlib_nn.verdicts import basis_of, fmt
@@ -254,13 +250,4 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
     return out
 
 
-def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
-                    root: Any = None) -> ShippedReports:
-    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` (from ``root``;
-    None: the package's), one report per data set shipped, and for every data set the lines
-    saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
-
-    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
-        return report(rows, dataset=dataset, preset=preset)
-
-    return load_shipped_reports("sample_size", datasets, build, preset=preset, root=root)
+shipped_reports = shipped_reports_function("sample_size", report)

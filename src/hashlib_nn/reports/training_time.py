@@ -8,9 +8,6 @@ its untrained control: the same rule on the epoch-0 rows copied to every epoch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pandas as pd
 
 from hashlib_nn import charts
@@ -28,9 +25,8 @@ from hashlib_nn.claims import (
 )
 from hashlib_nn.reports import (
     ChapterReport,
-    ShippedReports,
-    load_shipped_reports,
     readable,
+    shipped_reports_function,
 )
 from hashlib_nn.verdicts import basis_of, fmt, with_controls
 
@@ -171,13 +167,4 @@ def report(frame: pd.DataFrame, *, dataset: str, preset: str) -> ChapterReport:
     return out
 
 
-def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
-                    root: Any = None) -> ShippedReports:
-    """:func:`report` on the shipped ``preset`` rows of each of ``datasets`` (from ``root``;
-    None: the package's), one report per data set shipped, and for every data set the lines
-    saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`)."""
-
-    def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
-        return report(rows, dataset=dataset, preset=preset)
-
-    return load_shipped_reports("training_time", datasets, build, preset=preset, root=root)
+shipped_reports = shipped_reports_function("training_time", report)

@@ -358,8 +358,13 @@ def test_describe_and_provenance_of_rows() -> None:
                                                  "epochs_run": [9, 10]}  # fmt: skip
     assert info["seconds_per_epoch"] == {"median": 11.0, "min": 9.0, "max": 13.0}
     assert info["created"] == ["2026-12-05T08:00:00", "2026-12-05T09:00:00"]
+    assert info["note"] == twin.SHARED_MACHINE_NOTE and "git_dirty_runs" not in info
+    assert twin.provenance(rows.assign(git_dirty=[True, True, False, True]), "n")[
+        "git_dirty_runs"] == 2 and twin.provenance(rows, "n")["note"] == "n"  # fmt: skip
     text = twin.describe(rows)
-    assert text.splitlines()[0].startswith("Keras 3.15.1 on the torch backend (torch 2.13.0+cpu")
+    assert text.splitlines()[0] == ("Keras 3.15.1 on the torch backend (torch 2.13.0+cpu, 1 "
+                                    "thread): 11.0 s per epoch (median; 9.0–13.0), wall time on 2 "
+                                    "CPU cores")  # fmt: skip
     assert "model_size: 2 runs, seeds [0, 1], at most 10 epochs, 9–10 run" in text
     assert "git commit" not in text  # no git_dirty column: nothing said about the checkout
     clean = twin.describe(rows.assign(git_dirty="false"))
@@ -369,3 +374,25 @@ def test_describe_and_provenance_of_rows() -> None:
     assert dirty.splitlines()[-1] == ("Computed by the twin code of git commit(s) abc; 1 of 3 runs "
                                       "from a checkout with uncommitted changes (not traceable "
                                       "to committed code)")
+
+
+def test_plan_like_rebuilds_the_runs_of_a_csv_in_plan_order() -> None:
+    """The runs of a twin CSV (any seeds, a cut budget, part of a seed range) come back as the
+    configs plan() builds, seed-major; a run plan() has no point for is named."""
+    wanted = [*twin.plan("model_size", [0, 1], max_epochs=10),
+              *[c for c in twin.plan("model_size", [2, 3], max_epochs=10) if c.width == 20],
+              *twin.plan("training_time", [4]), *twin.plan("sample_size", [0])]  # fmt: skip
+    rows = pd.DataFrame([{**{k: getattr(c, k) for k in (
+        "experiment", "dataset", "width", "depth", "n_train", "seed", "max_epochs")},
+        "metric": m} for c in reversed(wanted) for m in ("rr_train", "rr_test")])  # fmt: skip
+    got = twin.plan_like(rows)
+    assert got == wanted
+    assert [c.seed for c in got[:10]] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 3]
+    assert got[10].checkpoints == (0, 1, 3, 10) and got[10].early_stopping is False
+    assert twin.plan_like(rows, ["sample_size"]) == wanted[12:] and len(wanted) == 14
+    odd = pd.concat([rows, rows[rows.experiment == "model_size"].iloc[:1].assign(width=15)],
+                    ignore_index=True)
+    with pytest.raises(ValueError, match=r"plan\(\) has no run \('model_size', 'mnist', 15, "):
+        twin.plan_like(odd)
+    with pytest.raises(ValueError, match=r"unknown experiments \['depth'\]; accepted: model_size"):
+        twin.plan_like(rows, ["depth"])

@@ -98,6 +98,7 @@ __all__ = [
     "load_twin",
     "main",
     "plan",
+    "plan_like",
     "provenance",
     "run_plan",
     "run_twin",
@@ -521,6 +522,38 @@ def plan(experiment: str, seeds: Iterable[int] = (0, 1, 2), *, max_epochs: int |
     return configs
 
 
+def plan_like(frame: pd.DataFrame, experiments: Iterable[str] | None = None) -> list[TwinConfig]:
+    """The runs of a twin CSV's rows (``frame``, e.g. the shipped ``keras.csv``) as the
+    configs :func:`plan` builds for them, in its seed-major order: to run the same runs again
+    (from a clean checkout, so that they are traceable). ``experiments``: only these.
+
+    Raises ValueError naming the first run :func:`plan` cannot build (a point or a budget it
+    does not have)."""
+    wanted = list(experiments) if experiments is not None else None
+    unknown = [e for e in wanted or () if e not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"unknown experiments {unknown}; accepted: {', '.join(EXPERIMENTS)}")
+    keys = {_run_key(r) for _, r in frame.iterrows()
+            if wanted is None or r["experiment"] in wanted}  # fmt: skip
+    out: list[TwinConfig] = []
+    for experiment in EXPERIMENTS:
+        mine = [k for k in keys if k[0] == experiment]
+        if not mine:
+            continue
+        seeds = sorted({k[5] for k in mine})
+        budgets = sorted({k[6] for k in mine})
+        built = {_run_key({**asdict(c), "n_train": c.n_train}): c
+                 for budget in budgets for c in plan(experiment, seeds, max_epochs=budget)}
+        missing = sorted(set(mine) - set(built), key=str)
+        if missing:
+            raise ValueError(f"plan() has no run {missing[0]} (experiment, dataset, width, "
+                             "depth, n_train, seed, max_epochs); accepted: the points of "
+                             f"plan({experiment!r})")  # fmt: skip
+        order = list(built)
+        out += [built[k] for k in sorted(mine, key=lambda k: (k[5], order.index(k)))]
+    return out
+
+
 def _run_key(row: pd.Series | dict[str, Any]) -> tuple[Any, ...]:
     n = row["n_train"]
     n = None if n is None or pd.isna(n) else int(n)
@@ -604,9 +637,17 @@ def twin_results(rerun: bool = False, *, out: str | os.PathLike | None = None,
     return load_twin(out)
 
 
-def provenance(frame: pd.DataFrame) -> dict[str, Any]:
+#: The conditions the first shipped twin ran under (its ``keras.json`` note).
+SHARED_MACHINE_NOTE = (
+    "Run on 2 CPU cores shared with several other jobs (nice 10, one torch thread): seconds per "
+    "epoch are wall time under that load. The epoch budget of model size and sample size was cut "
+    "from the original's 200 to fit the time available; training time ran its full 10 epochs.")
+
+
+def provenance(frame: pd.DataFrame, note: str = SHARED_MACHINE_NOTE) -> dict[str, Any]:
     """What the twin's rows rest on: Keras and backend versions, runs per experiment, the
-    epoch budgets, seconds per epoch (median and range over runs), dates and git commits."""
+    epoch budgets, seconds per epoch (median and range over runs), dates, git commits and
+    whether any run came from a checkout with uncommitted changes; ``note``: how they ran."""
     runs = frame.drop_duplicates(["experiment", "width", "depth", "n_train", "seed",
                                   "max_epochs"])  # fmt: skip
     spe = runs["seconds_per_epoch"].astype(float)
@@ -629,11 +670,11 @@ def provenance(frame: pd.DataFrame) -> dict[str, Any]:
         "torch_threads": sorted(int(v) for v in runs["torch_threads"].unique()),
         "created": [str(runs["created"].min()), str(runs["created"].max())],
         "git_commits": sorted(str(v) for v in runs["git_commit"].unique()),
+        **({"git_dirty_runs": int(runs["git_dirty"].astype(str).str.lower()
+                                  .isin(["true", "1"]).sum())}
+           if "git_dirty" in runs.columns else {}),  # fmt: skip
         "machine": machine(),
-        "note": ("Run on 2 CPU cores shared with several other jobs (nice 10, one torch thread): "
-                 "seconds per epoch are wall time under that load. The epoch budget of model "
-                 "size and sample size was cut from the original's 200 to fit the time "
-                 "available; training time ran its full 10 epochs."),
+        "note": note,
     }
 
 
@@ -644,8 +685,8 @@ def describe(frame: pd.DataFrame) -> str:
     spe = info["seconds_per_epoch"]
     lines = [f"Keras {', '.join(info['keras'])} on the {', '.join(info['backend'])} backend "
              f"(torch {', '.join(info['torch'])}, {', '.join(map(str, info['torch_threads']))} "
-             f"thread): {spe['median']} s per epoch (median; {spe['min']}–{spe['max']}) on "
-             "2 CPU cores shared with other jobs"]  # fmt: skip
+             f"thread): {spe['median']} s per epoch (median; {spe['min']}–{spe['max']}), "
+             "wall time on 2 CPU cores"]  # fmt: skip
     for experiment, e in info["experiments"].items():
         lines.append(f"{experiment}: {e['runs']} runs, seeds {e['seeds']}, at most "
                      f"{', '.join(map(str, e['max_epochs']))} epochs, "
@@ -662,11 +703,12 @@ def describe(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_provenance(csv_path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Write :func:`provenance` of the CSV (default: the shipped one) to ``keras.json`` beside
-    it, and return it."""
+def write_provenance(csv_path: str | os.PathLike | None = None,
+                     note: str = SHARED_MACHINE_NOTE) -> dict[str, Any]:  # fmt: skip
+    """Write :func:`provenance` of the CSV (default: the shipped one; ``note``: how its runs
+    ran) to ``keras.json`` beside it, and return it."""
     path = Path(csv_path) if csv_path is not None else shipped_path()
-    info = provenance(load_twin(path))
+    info = provenance(load_twin(path), note)
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
@@ -677,7 +719,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="The Keras twin's differential runs.")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the twin at issue 13's points, appending to a CSV")
-    r.add_argument("--experiment", choices=EXPERIMENTS, required=True)
+    what = r.add_mutually_exclusive_group(required=True)
+    what.add_argument("--experiment", choices=EXPERIMENTS)
+    what.add_argument("--like", metavar="CSV",
+                      help="the runs of this twin CSV (e.g. the shipped results/twin/keras.csv), "
+                           "again: seeds and budgets as it has them (--experiments to pick)")
+    r.add_argument("--experiments", choices=EXPERIMENTS, nargs="+",
+                   help="with --like: only these experiments")
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     r.add_argument("--widths", type=int, nargs="+", help="model size: only these widths")
     r.add_argument("--max-epochs", type=int, help="epoch budget (default: the original's 200)")
@@ -685,12 +733,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--out", required=True)
     pv = sub.add_parser("provenance", help="write keras.json beside a twin CSV")
     pv.add_argument("--csv", help="default: the shipped results/twin/keras.csv")
+    pv.add_argument("--note", default=SHARED_MACHINE_NOTE, help="how the runs ran")
     args = parser.parse_args(argv)
     if args.command == "provenance":
-        write_provenance(args.csv)
+        write_provenance(args.csv, args.note)
         return 0
     torch.set_num_threads(args.threads)
-    configs = plan(args.experiment, args.seeds, max_epochs=args.max_epochs)
+    if args.like:
+        configs = plan_like(load_twin(args.like), args.experiments)
+    else:
+        configs = plan(args.experiment, args.seeds, max_epochs=args.max_epochs)
     if args.widths:
         configs = [c for c in configs if c.width in set(args.widths)]
     run_plan(configs, args.out, log=lambda s: print(s, flush=True))

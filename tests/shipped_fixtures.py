@@ -44,21 +44,23 @@ def paper_value(metric: str, width: float) -> float:
     return float(np.interp(width, pts["width"].to_numpy(float), pts["value"].to_numpy(float)))
 
 
-def model_size_rows(dataset: str, *, shift: float = 0.0) -> pd.DataFrame:
+def model_size_rows(dataset: str, *, shift: float = 0.0,
+                    protocol: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Tidy final rows of every run of ``dataset``'s ``standard`` model-size grid (its run
-    keys, widths and seeds): the paper's MNIST curves plus ``shift``, the K-Means Hungarian
-    accuracy and NMI 0.05 and 0.1 below its purity, and the network's test accuracy 0.02
-    above K-NN's (at most 1)."""
+    keys, widths and seeds; ``protocol``: that MLP protocol's grid): the paper's MNIST curves
+    plus ``shift``, the K-Means Hungarian accuracy and NMI 0.05 and 0.1 below its purity, and
+    the network's test accuracy 0.02 above K-NN's (at most 1)."""
     rows = []
-    for c in grid("model_size", "standard", dataset=dataset):
+    extra = {} if protocol is None else {"protocol": protocol}
+    for c in grid("model_size", "standard", dataset=dataset, **extra):
         values = {m: paper_value(m, c.width) + shift for m in MODEL_SIZE_METRICS}
         values["kmeans_hungarian_test"] = values["kmeans_purity_test"] - 0.05
         values["kmeans_nmi_test"] = values["kmeans_purity_test"] - 0.1
         values["net_acc_test"] = min(values["knn_test"] + 0.02, 1.0)
         for m, v in values.items():
             rows.append({"key": c.key, "dataset": dataset, "width": c.width,
-                         "per_layer": c.width, "seed": c.seed, "metric": m,
-                         "value": v})  # fmt: skip
+                         "depth": c.depth, "per_layer": c.width // c.depth, "seed": c.seed,
+                         "metric": m, "value": v})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -194,3 +194,26 @@ def test_tables_and_verdicts_are_shown_under_their_data_set(
     reports.show_statements()
     assert [m.data for m in shown] == [  # type: ignore[attr-defined]
         "**fashion-mnist, standard preset:**\n\n- s1\n- s2"]
+
+
+def test_another_protocols_grid_is_reported_apart(tmp_path: Path) -> None:
+    """shipped_reports(protocol=) reads the grid shipped apart (model_size.cifar-mlp.csv, the
+    depth-5 stand-in for the CIFAR-10 MLPs) and counts its coverage against that protocol's
+    grid; without it, the data set's own grid; a data set with no such file gets one line."""
+    depth5 = model_size_rows("fashion-mnist", protocol="cifar-mlp")
+    root = write_shipped(tmp_path, {"model_size": model_size_rows("fashion-mnist"),
+                                    "model_size.cifar-mlp": depth5})  # fmt: skip
+    reports = model_size.shipped_reports("fashion-mnist", root=root, protocol="cifar-mlp")
+    assert reports.lines["fashion-mnist"][0] == (
+        "standard results, fashion-mnist: 60 of 60 runs of the grid shipped (complete).")
+    report = reports.reports["fashion-mnist"]
+    chart = report.charts["rr"].to_dict()
+    widths = {row["width"] for row in chart["datasets"][chart["data"]["name"]]}  # type: ignore[index]
+    assert widths == set(range(50, 1001, 50))
+    assert {v.status for v in report.verdicts.values()} == {"not comparable"}
+    own = model_size.shipped_reports("fashion-mnist", root=root)
+    assert own.lines["fashion-mnist"][0] == (
+        "standard results, fashion-mnist: 69 of 69 runs of the grid shipped (complete).")
+    none = model_size.shipped_reports("mnist", root=root, protocol="cifar-mlp")
+    assert none.empty and none.lines == {
+        "mnist": ["No standard results shipped for model_size (mnist): nothing to show."]}

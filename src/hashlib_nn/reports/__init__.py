@@ -212,9 +212,11 @@ def load_shipped_reports(
     *,
     preset: str = "standard",
     root: Any = None,
+    protocol: str | None = None,
 ) -> ShippedReports:
     """Each of ``datasets``' shipped ``preset`` rows of ``chapter``
-    (:func:`hashlib_nn.shipped.load`, from ``root``; None: the package's) through
+    (:func:`hashlib_nn.shipped.load`, from ``root``; None: the package's; ``protocol``: the
+    grid of that MLP protocol, shipped apart, e.g. "cifar-mlp", the depth-5 grid) through
     ``build(rows, dataset)``, the chapter's report. A data set with no shipped rows gets the
     single line of :func:`hashlib_nn.shipped.summary` saying so, and no report."""
     from hashlib_nn import shipped
@@ -223,11 +225,11 @@ def load_shipped_reports(
     out = ShippedReports(chapter, preset)
     if not names:
         return out
-    frame = shipped.load(chapter, preset, dataset=names, root=root)
+    frame = shipped.load(chapter, preset, dataset=names, root=root, protocol=protocol)
     for dataset in names:
         rows = frame[frame["dataset"] == dataset].reset_index(drop=True)
         out.lines[dataset] = shipped.summary(chapter, rows, preset=preset, dataset=dataset,
-                                             root=root)  # fmt: skip
+                                             root=root, protocol=protocol)  # fmt: skip
         if len(rows):
             report = build(rows, dataset)
             out.reports[dataset] = report
@@ -263,25 +265,32 @@ def shipped_yardsticks(dataset: str, preset: str, root: Any) -> dict[str, Any]:
 def shipped_reports_function(
     chapter: str, report: Callable[..., ChapterReport], needs: Needs | None = None
 ) -> Callable[..., ShippedReports]:
-    """The ``shipped_reports(datasets, *, preset="standard", root=None)`` of ``chapter``'s
-    module: :func:`load_shipped_reports` with ``report(rows, dataset=, preset=, **needs(...))``
-    as the build, ``needs`` (e.g. :func:`shipped_controls`) loading what the report takes
-    beside its rows from the same data set's shipped results (from ``root``; None: the
-    package's)."""
+    """The ``shipped_reports(datasets, *, preset="standard", root=None, protocol=None)`` of
+    ``chapter``'s module: :func:`load_shipped_reports` with ``report(rows, dataset=, preset=,
+    **needs(...))`` as the build, ``needs`` (e.g. :func:`shipped_controls`) loading what the
+    report takes beside its rows from the same data set's shipped results (from ``root``;
+    None: the package's)."""
 
-    def shipped_reports(datasets: str | Sequence[str], *, preset: str = "standard",
-                        root: Any = None) -> ShippedReports:  # fmt: skip
+    def shipped_reports(
+        datasets: str | Sequence[str],
+        *,
+        preset: str = "standard",
+        root: Any = None,
+        protocol: str | None = None,
+    ) -> ShippedReports:
         def build(rows: pd.DataFrame, dataset: str) -> ChapterReport:
             extra = needs(dataset, preset, root) if needs is not None else {}
             return report(rows, dataset=dataset, preset=preset, **extra)
 
-        return load_shipped_reports(chapter, datasets, build, preset=preset, root=root)
+        return load_shipped_reports(chapter, datasets, build, preset=preset, root=root,
+                                    protocol=protocol)  # fmt: skip
 
     shipped_reports.__module__ = report.__module__
     shipped_reports.__qualname__ = "shipped_reports"
     extra = f" beside {needs.__name__.removeprefix('shipped_')} ({needs.__name__})" if needs else ""
     shipped_reports.__doc__ = (
         f":func:`report` on the shipped ``preset`` rows of each of ``datasets``{extra}, one "
-        "report per data set shipped (from ``root``; None: the package's), and for every data "
-        "set the lines saying what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`).")
+        "report per data set shipped (from ``root``; None: the package's; ``protocol``: the "
+        "grid of that MLP protocol, shipped apart), and for every data set the lines saying "
+        "what is shipped (:func:`hashlib_nn.reports.load_shipped_reports`).")
     return shipped_reports

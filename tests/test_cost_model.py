@@ -186,8 +186,6 @@ def test_shipped_standard_grids_are_predicted_within_a_factor_of_1_5(dataset: st
 def test_shipped_cost_table_of_another_protocol() -> None:
     """The depth-5 model-size grid on Fashion-MNIST (shipped apart) against the cost model
     without a load factor: it ran alone on two single-thread workers; a bad protocol is named."""
-    if not (SHIPPED / "model_size.cifar-mlp.csv").exists():
-        pytest.skip("the depth-5 grid is not shipped")
     table = presets.shipped_cost_table("standard", dataset="fashion-mnist", protocol="cifar-mlp")
     frame = pd.read_csv(SHIPPED / "model_size.cifar-mlp.csv")
     assert list(table.chapter) == ["model_size"] and table.runs[0] == frame.key.nunique()

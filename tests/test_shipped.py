@@ -200,6 +200,18 @@ def test_every_shipped_row_is_current_and_clean() -> None:
     assert not frame["git_dirty"].astype(str).str.lower().eq("true").any()
 
 
+def test_shipped_csvs_stay_small_and_the_results_readme_says_how_small() -> None:
+    """Issue 15: the shipped standard CSVs stay under 20 MB in all (they install with the
+    package), and results/README.md states their total to 0.1 MB."""
+    import re
+
+    total = sum(p.stat().st_size for p in (shipped.shipped_root() / "standard").glob("*.csv"))
+    assert total < 20e6
+    text = " ".join((shipped.shipped_root() / "README.md").read_text().split())
+    stated = re.search(r"The shipped standard CSVs total (\d+\.\d) MB", text)
+    assert stated is not None and float(stated[1]) == round(total / 1e6, 1)
+
+
 def test_the_seed_rule_of_the_results_readme_is_the_cost_model() -> None:
     """results/README.md: 10 seeds only where the cost model predicts at most twice the time of
     3; the ratios it states are recomputed, and so is its conclusion (none qualifies)."""

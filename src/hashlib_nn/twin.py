@@ -549,8 +549,8 @@ def plan_like(frame: pd.DataFrame, experiments: Iterable[str] | None = None) -> 
             raise ValueError(f"plan() has no run {missing[0]} (experiment, dataset, width, "
                              "depth, n_train, seed, max_epochs); accepted: the points of "
                              f"plan({experiment!r})")  # fmt: skip
-        order = list(built)
-        out += [built[k] for k in sorted(mine, key=lambda k: (k[5], order.index(k)))]
+        wanted_runs = [(k, c) for k, c in built.items() if k in keys]
+        out += [c for _, c in sorted(wanted_runs, key=lambda kc: kc[0][5])]  # stable: plan order
     return out
 
 
@@ -693,12 +693,11 @@ def describe(frame: pd.DataFrame) -> str:
                      f"{e['epochs_run'][0]}–{e['epochs_run'][1]} run")  # fmt: skip
     if {"git_commit", "git_dirty"} <= set(frame.columns):
         commits = sorted({str(c)[:10] for c in frame["git_commit"].dropna()}) or ["unrecorded"]
-        dirty = frame["git_dirty"].astype(str).str.lower().isin(["true", "1"])
-        runs = frame.drop_duplicates(["experiment", "width", "depth", "n_train", "seed"])
-        n_dirty = int(runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).sum())
+        n_dirty = info["git_dirty_runs"]
+        n_runs = sum(e["runs"] for e in info["experiments"].values())
         lines.append(f"Computed by the twin code of git commit(s) {', '.join(commits)}"
-                     + (f"; {n_dirty} of {len(runs)} runs from a checkout with uncommitted "
-                        "changes (not traceable to committed code)" if dirty.any() else
+                     + (f"; {n_dirty} of {n_runs} runs from a checkout with uncommitted "
+                        "changes (not traceable to committed code)" if n_dirty else
                         ", a clean checkout"))  # fmt: skip
     return "\n".join(lines)
 

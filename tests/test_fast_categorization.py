@@ -221,6 +221,71 @@ def test_report_backends_agree(mnist_codes: dict[str, np.ndarray]) -> None:
     assert ours["lr_converged"] == 1.0
 
 
+@pytest.mark.parametrize("metrics", [("kmeans", "knn", "lr"), ("lr", "knn")])
+def test_report_in_threads_equals_the_serial_report(
+    mnist_codes: dict[str, np.ndarray], metrics: tuple[str, ...]
+) -> None:
+    args = (mnist_codes["packed_train"], mnist_codes["y_train"], mnist_codes["packed_test"],
+            mnist_codes["y_test"])
+    serial = categorization_report(*args, metrics=metrics, device="cpu", backend="torch",
+                                   n_jobs=1)
+    threads = categorization_report(*args, metrics=metrics, device="cpu", backend="torch",
+                                    n_jobs=3)
+    assert list(serial) == list(threads)  # same keys in the same order
+    assert {k: v for k, v in serial.items() if not k.startswith("time_")} == {
+        k: v for k, v in threads.items() if not k.startswith("time_")}
+
+
+def test_report_threads_run_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With n_jobs=2 two computations are in flight together: each waits at a barrier for the
+    other (a serial report would time out there)."""
+    import threading
+
+    from hashlib_nn import categorization
+
+    barrier = threading.Barrier(2, timeout=3)
+    knn, kmeans = categorization.knn_accuracy, categorization.kmeans_scores
+
+    def knn_waiting(*a: object, **kw: object) -> float:
+        barrier.wait()
+        return knn(*a, **kw)  # type: ignore[arg-type]
+
+    def kmeans_waiting(codes: object, *a: object, **kw: object) -> dict[str, float]:
+        if len(codes) > 20:  # type: ignore[arg-type]  # the training codes only
+            barrier.wait()
+        return kmeans(codes, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(categorization, "knn_accuracy", knn_waiting)
+    monkeypatch.setattr(categorization, "kmeans_scores", kmeans_waiting)
+    rng = np.random.default_rng(0)
+    tr, te = rng.integers(0, 256, (60, 2), dtype=np.uint8), rng.integers(0, 256, (20, 2),
+                                                                           dtype=np.uint8)
+    y_tr, y_te = np.arange(60) % 3, np.arange(20) % 3
+    rep = categorization_report(tr, y_tr, te, y_te, n_clusters=3, device="cpu",
+                                backend="torch", n_jobs=2)
+    assert not barrier.broken and 0.0 <= rep["knn_test"] <= 1.0
+    with pytest.raises(threading.BrokenBarrierError):  # and one thread alone would wait
+        barrier.reset()
+        categorization_report(tr, y_tr, te, y_te, n_clusters=3, device="cpu",
+                              backend="torch", n_jobs=1)
+
+
+def test_report_in_threads_counts_unconverged_pairs(
+    monkeypatch: pytest.MonkeyPatch, mnist_codes: dict[str, np.ndarray]
+) -> None:
+    from hashlib_nn import categorization
+
+    fit = categorization.ovo_logreg_batched
+    monkeypatch.setattr(categorization, "ovo_logreg_batched",
+                        lambda x, y, **kw: fit(x, y, **{**kw, "max_iter": 2}))
+    args = (mnist_codes["packed_train"], mnist_codes["y_train"], mnist_codes["packed_test"],
+            mnist_codes["y_test"])
+    with pytest.warns(ConvergenceWarning, match=r"45 pairwise model\(s\) stopped at max_iter"):
+        rep = categorization_report(*args, metrics=("knn", "lr"), device="cpu",
+                                    backend="torch", n_jobs=2)
+    assert rep["lr_converged"] == 0.0
+
+
 # ----------------------------------------------------------------------------- bad inputs
 
 
@@ -230,6 +295,14 @@ def test_bad_inputs_name_the_value() -> None:
                                          r"backend='gpu'"):
         categorization_report(np.zeros((20, 1), np.uint8), np.arange(20) % 2,
                               np.zeros((4, 1), np.uint8), np.arange(4) % 2, backend="gpu")
+    codes, y = np.zeros((20, 1), np.uint8), np.arange(20) % 2
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=rf"n_jobs must be a positive integer; got "
+                                             rf"n_jobs={bad!r}"):
+            categorization_report(codes, y, codes, y, backend="torch", n_jobs=bad)
+    with pytest.raises(ValueError, match=r"n_jobs=2 needs backend='torch'; with "
+                                         r"backend='sklearn' use n_jobs=1 or None"):
+        categorization_report(codes, y, codes, y, n_jobs=2)
     with pytest.raises(ValueError, match=r"n_clusters=6 needs at least 6 samples; got 5"):
         kmeans_batched(x, 6, device="cpu")
     with pytest.raises(ValueError, match=r"x must be a 2-D array .* got shape \(5,\)"):

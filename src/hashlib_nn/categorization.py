@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -93,6 +94,18 @@ _UNPACK_ROWS = 8192
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def _check_jobs(n_jobs: object, backend: str) -> int:
+    """The number of threads of :func:`categorization_report` (its ``n_jobs``)."""
+    if n_jobs is None:
+        return max(1, min(4, torch.get_num_threads())) if backend == "torch" else 1
+    jobs = _check_positive_int(n_jobs, "n_jobs")
+    if jobs > 1 and backend != "torch":
+        raise ValueError(f"n_jobs={jobs} needs backend='torch'; with backend={backend!r} use "
+                         "n_jobs=1 or None (scikit-learn's fits set process-wide thread limits "
+                         "and warn, which threads would mix up)")
+    return jobs
 
 
 def _at_least_two_classes(y: np.ndarray, name: str, what: str) -> None:
@@ -551,6 +564,27 @@ def logreg_accuracy(
     _at_least_two_classes(y_tr, "train_labels", "logistic regression")
     if n_threads is not None:
         n_threads = _check_positive_int(n_threads, "n_threads")
+    acc, n_failed = _logreg(tp, y_tr, qp, y_te, n_bits, n_threads, backend, device, kwargs)
+    for _ in range(n_failed):  # scikit-learn warns from inside its fit; this path warns here
+        warnings.warn("lbfgs failed to converge (batched one-vs-one logistic regression)",
+                      ConvergenceWarning, stacklevel=2)
+    return acc
+
+
+def _logreg(
+    tp: np.ndarray,
+    y_tr: np.ndarray,
+    qp: np.ndarray,
+    y_te: np.ndarray,
+    n_bits: int,
+    n_threads: int | None,
+    backend: str,
+    device: str | torch.device,
+    kwargs: dict[str, object],
+) -> tuple[float, int]:
+    """(accuracy, pairwise models of the torch backend stopped at max_iter) of
+    :func:`logreg_accuracy` on checked inputs; warns nothing itself (scikit-learn's own fit
+    still raises its ``ConvergenceWarning``)."""
     params: dict[str, object] = {"max_iter": 1000, **kwargs}
     if _check_backend(backend) == "torch":
         unknown = sorted(set(params) - {"C", "tol", "max_iter"})
@@ -559,24 +593,78 @@ def logreg_accuracy(
                              f"{unknown}")
         fit = ovo_logreg_batched(unpack_float(NeuralCodes(tp, n_bits), np.float32), y_tr,
                                  device=device, **params)  # type: ignore[arg-type]
-        for _ in range(int((~fit.converged).sum())):
-            warnings.warn("lbfgs failed to converge (batched one-vs-one logistic regression)",
-                          ConvergenceWarning, stacklevel=2)
         pred = fit.predict(unpack_float(NeuralCodes(qp, n_bits), np.float32))
-        return float((pred == y_te).mean())
+        return float((pred == y_te).mean()), int((~fit.converged).sum())
     model = OneVsOneClassifier(LogisticRegression(**params))  # type: ignore[arg-type]
     x_tr = unpack_float(NeuralCodes(tp, n_bits), np.float64)
     with threadpool_limits(limits=n_threads):
         model.fit(x_tr, y_tr)
         del x_tr
         pred = model.predict(unpack_float(NeuralCodes(qp, n_bits), np.float64))
-    return float((pred == y_te).mean())
+    return float((pred == y_te).mean()), 0
 
 
 logreg_accuracy.higher_is_better = True  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- report
+
+
+def _report_tasks(
+    wanted: Sequence[str],
+    train: NeuralCodes,
+    y_tr: np.ndarray,
+    test: NeuralCodes,
+    y_te: np.ndarray,
+    k: int,
+    n_clusters: int,
+    n_init: int,
+    random_state: int | None,
+    n_threads: int | None,
+    backend: str,
+    device: str | torch.device,
+) -> list[tuple[str, Callable[[], dict[str, float]]]]:
+    """The independent computations of :func:`categorization_report`, in its key order: (name,
+    a call returning that part of the report). LR's part carries ``_lr_failed``, the number of
+    pairwise models that stopped at max_iter."""
+    tasks: list[tuple[str, Callable[[], dict[str, float]]]] = []
+
+    def kmeans(split: str, codes: NeuralCodes, y: np.ndarray) -> dict[str, float]:
+        scores = kmeans_scores(codes, y, n_clusters, n_init, random_state, n_threads=n_threads,
+                               backend=backend, device=device)  # fmt: skip
+        part = {f"kmeans_{key}_{split}": scores[key] for key in ("purity", "hungarian", "nmi")}
+        return {**part, f"time_kmeans_{split}": scores["time"]}
+
+    def knn() -> dict[str, float]:
+        t0 = time.perf_counter()
+        acc = knn_accuracy(train, y_tr, test, y_te, k, device=device)
+        return {"knn_test": acc, "time_knn": time.perf_counter() - t0}
+
+    def lr() -> dict[str, float]:
+        t0 = time.perf_counter()
+        args = (train.packed, y_tr, test.packed, y_te, train.n_bits, n_threads, backend, device,
+                {})  # fmt: skip
+        if backend == "torch":  # the batched fit counts its unconverged pairs itself
+            acc, n_failed = _logreg(*args)
+        else:  # scikit-learn warns from inside its fit: count those warnings
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                acc, _ = _logreg(*args)
+            n_failed = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+            for w in caught:  # other warnings go on to the caller's filters unchanged
+                if not issubclass(w.category, ConvergenceWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return {"lr_test": acc, "lr_converged": float(n_failed == 0),
+                "time_lr": time.perf_counter() - t0, "_lr_failed": float(n_failed)}  # fmt: skip
+
+    if "kmeans" in wanted:
+        tasks.append(("kmeans_train", lambda: kmeans("train", train, y_tr)))
+        tasks.append(("kmeans_test", lambda: kmeans("test", test, y_te)))
+    if "knn" in wanted:
+        tasks.append(("knn", knn))
+    if "lr" in wanted:
+        tasks.append(("lr", lr))
+    return tasks
 
 
 def categorization_report(
@@ -594,6 +682,7 @@ def categorization_report(
     device: str | torch.device = "auto",
     n_threads: int | None = 1,
     backend: str = "sklearn",
+    n_jobs: int | None = None,
 ) -> dict[str, float]:
     """The paper's categorization metrics on one pair of train / test codes, as a flat dict.
 
@@ -609,6 +698,13 @@ def categorization_report(
     logistic regression (see :func:`kmeans_clusters` and :func:`logreg_accuracy`).
     ``backend``: ``"sklearn"`` (default) or ``"torch"`` (batched, on ``device``) for K-Means and
     logistic regression (:mod:`hashlib_nn.fast_categorization`).
+
+    ``n_jobs``: how many of the four computations (K-Means on the training codes, on the test
+    codes, K-NN, LR) run at once, in threads. Each is computed exactly as alone, so the values
+    do not depend on it (tested); only the ``time_*`` entries then overlap. None (default):
+    ``torch.get_num_threads()`` with the torch backend (one in a single-thread process), 1
+    with scikit-learn's, whose fits set process-wide thread limits and raise warnings that
+    threads would mix up; more than 1 needs ``backend="torch"``.
     """
     t_start = time.perf_counter()
     wanted = tuple(metrics) if not isinstance(metrics, str) else (metrics,)
@@ -616,6 +712,7 @@ def categorization_report(
     if unknown or not wanted:
         raise ValueError(f"metrics must be a non-empty subset of {METRICS}; got {metrics!r}")
     backend = _check_backend(backend)
+    jobs = _check_jobs(n_jobs, backend)
     tp, n_bits = check_codes(train_codes, "train_codes")
     qp, n_bits_q = check_codes(test_codes, "test_codes")
     check_same_length(n_bits, n_bits_q, "train_codes", "test_codes")
@@ -659,38 +756,32 @@ def categorization_report(
             out["n_bits_kept"] = float(kept.sum())
     out["time_drop"] = time.perf_counter() - t0
 
-    if "kmeans" in wanted:
-        for split, codes, y in (("train", train, y_tr), ("test", test, y_te)):
-            scores = kmeans_scores(
-                codes, y, n_clusters, n_init, random_state, n_threads=n_threads,
-                backend=backend, device=device,
-            )
-            for key in ("purity", "hungarian", "nmi"):
-                out[f"kmeans_{key}_{split}"] = scores[key]
-            out[f"time_kmeans_{split}"] = scores["time"]
-    if "knn" in wanted:
-        t0 = time.perf_counter()
-        out["knn_test"] = knn_accuracy(train, y_tr, test, y_te, k, device=device)
-        out["time_knn"] = time.perf_counter() - t0
-    if "lr" in wanted:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out["lr_test"] = logreg_accuracy(train, y_tr, test, y_te, n_threads=n_threads,
-                                             backend=backend, device=device)
-        n_failed = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-        for w in caught:  # other warnings go on to the caller's filters unchanged
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if n_failed:
-            warnings.warn(
-                f"logistic regression: {n_failed} pairwise model(s) stopped at max_iter without "
-                "converging; reported lr_converged=0.0",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        out["lr_converged"] = float(n_failed == 0)
-        out["time_lr"] = time.perf_counter() - t0
+    tasks = _report_tasks(wanted, train, y_tr, test, y_te, k, n_clusters, n_init,
+                          random_state, n_threads, backend, device)
+    if jobs == 1:
+        parts = [fn() for _, fn in tasks]
+    else:
+        # Only the torch backend runs here (checked above): it sets no thread limit of its own
+        # that another task could undo, except K-Means' numpy BLAS limit of 1, held here for
+        # the whole block so that the tasks' nested limits change nothing; and its fits warn
+        # nothing (the LR count comes back as a number), as warnings.catch_warnings is not
+        # thread-safe. Longest first: K-Means on the training codes, K-NN, LR, K-Means on test.
+        order = {"kmeans_train": 0, "knn": 1, "lr": 2, "kmeans_test": 3}
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
+            futures = {name: pool.submit(fn) for name, fn in
+                       sorted(tasks, key=lambda task: order[task[0]])}
+            parts = [futures[name].result() for name, _ in tasks]
+    n_failed = 0
+    for part in parts:
+        n_failed += int(part.pop("_lr_failed", 0))
+        out.update(part)
+    if n_failed:
+        warnings.warn(
+            f"logistic regression: {n_failed} pairwise model(s) stopped at max_iter without "
+            "converging; reported lr_converged=0.0",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     out["time_total"] = time.perf_counter() - t_start
     return out
 

@@ -25,6 +25,7 @@ from hashlib_nn.categorization import drop_constant_bits, knn_accuracy_sklearn
 from hashlib_nn.codes import NeuralCodes, neural_codes
 from hashlib_nn.deviations import (
     COLUMNS,
+    OURS_CSV,
     VARIANTS,
     Point,
     configs_for,
@@ -33,6 +34,7 @@ from hashlib_nn.deviations import (
     points,
     provenance_path,
     run_points,
+    write_provenance,
 )
 from hashlib_nn.experiments import RunConfig, run, synthetic_dataset
 from hashlib_nn.models import PaperMLP, derive_seeds, running_var_factor
@@ -523,3 +525,85 @@ def test_run_points_writes_and_resumes(tmp_path) -> None:
     assert len(load_ours(csv)) == len(table)
     with pytest.raises(FileNotFoundError, match=r"deviations run"):
         load_ours(tmp_path / "missing.csv")
+
+
+def test_a_rerun_replaces_every_row_of_its_run_whatever_epoch_it_stopped_at(tmp_path) -> None:
+    from hashlib_nn.deviations import _merge_into
+
+    def rows(seed: int, epoch: int, value: float) -> pd.DataFrame:
+        return pd.DataFrame([{"experiment": "model_size", "variant": "default", "width": 20,
+                              "depth": 1, "n_train": 48000, "epoch": epoch, "seed": seed,
+                              "metric": m, "value": value} for m in ("rr_test", "knn_test")])
+
+    csv = tmp_path / "ours.csv"
+    _merge_into(csv, pd.concat([rows(0, 58, 0.1), rows(1, 60, 0.2)], ignore_index=True))
+    # seed 0 run again: early stopping ended it at epoch 61 this time
+    table = _merge_into(csv, rows(0, 61, 0.3))
+    assert len(table) == 4 and len(pd.read_csv(csv)) == 4
+    by_seed = table.groupby("seed").agg(epoch=("epoch", "unique"), value=("value", "unique"))
+    assert [list(e) for e in by_seed.epoch] == [[61], [60]]
+    assert [list(v) for v in by_seed.value] == [[0.3], [0.2]]
+
+
+def test_provenance_keeps_a_note_on_how_the_runs_ran(tmp_path) -> None:
+    table = load_ours().head(40)
+    path = tmp_path / "p.json"
+    assert "note" not in write_provenance(table, path)
+    out = write_provenance(table, path, note="one thread per process")
+    assert json.loads(path.read_text())["note"] == out["note"] == "one thread per process"
+
+
+def test_the_shipped_differential_runs_are_current_clean_and_complete() -> None:
+    """ours.csv is evidence: computed by the running code's results fingerprint from a clean
+    checkout, every run of its grid present once, and its provenance file says so."""
+    from hashlib_nn import provenance, shipped
+
+    table = load_ours()
+    assert not shipped.stale_rows(table).any()
+    assert table["git_dirty"].astype(str).str.lower().eq("false").all()
+    runs = table.drop_duplicates(["experiment", "variant", "width", "depth", "n_train", "seed"])
+    per = runs.groupby(["experiment", "variant"]).size()
+    # model size: widths 10, 30, 40 at 3 seeds, width 20 at 10 (default, keras_loss) or 3
+    for variant, n in per["model_size"].items():
+        assert n == (19 if variant in ("default", "keras_loss") else 12), variant
+    assert set(per["sample_size"]) == set(per["training_time"]) == {6}
+    # one stopping epoch per early-stopped run, one row per metric and epoch
+    stopped = table[table.experiment != "training_time"]
+    assert (stopped.groupby(["experiment", "variant", "width", "n_train", "seed"]).epoch
+            .nunique() == 1).all()  # fmt: skip
+    assert not table.duplicated(["experiment", "variant", "width", "depth", "n_train", "epoch",
+                                 "seed", "metric"]).any()  # fmt: skip
+    prov = json.loads(provenance_path(OURS_CSV).read_text())
+    assert prov["rows"] == len(table) and prov["git_dirty"] == ["False"]
+    assert prov["results_fingerprint"] == [provenance.results_fingerprint()]
+    assert "OMP_NUM_THREADS=1" in prov["note"]
+
+
+def test_ship_replaces_the_csv_with_clean_sources_and_refuses_the_rest(tmp_path) -> None:
+    from hashlib_nn.deviations import main, ship
+
+    ours = load_ours()
+    a = ours[ours.variant == "default"]
+    b = ours[ours.variant == "float64"]
+    for name, frame in (("a.csv", a), ("b.csv", b)):
+        frame.to_csv(tmp_path / name, index=False)
+    dest = tmp_path / "ours.csv"
+    ours[ours.variant == "keras_loss"].to_csv(dest, index=False)  # the earlier release
+    assert main(["ship", "--from", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                 "--csv", str(dest), "--note", "two lanes"]) == 0  # fmt: skip
+    table = load_ours(dest)
+    assert set(table.variant) == {"default", "float64"} and len(table) == len(a) + len(b)
+    expect = pd.concat([a, b]).sort_values(["experiment", "variant", "width", "depth", "n_train",
+                                            "epoch", "seed", "metric"], kind="stable")
+    np.testing.assert_array_equal(table["value"], expect["value"])
+    assert json.loads(provenance_path(dest).read_text())["note"] == "two lanes"
+
+    before = dest.read_bytes()
+    a.assign(git_dirty=True).head(9).to_csv(tmp_path / "dirty.csv", index=False)
+    with pytest.raises(ValueError, match=r"dirty.csv: 9 rows .*git_dirty=true"):
+        ship([tmp_path / "dirty.csv"], dest)
+    with pytest.raises(ValueError, match=r"runs are in more than one source"):
+        ship([tmp_path / "a.csv", tmp_path / "a.csv"], dest)
+    with pytest.raises(ValueError, match=r"at least one source"):
+        ship([], dest)
+    assert dest.read_bytes() == before  # nothing written when a check fails

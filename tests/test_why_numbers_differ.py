@@ -173,9 +173,23 @@ def test_deviation_table_counts_effects_beyond_the_spread() -> None:
     assert got.loc["keras_loss", ["beyond_spread", "compared"]].tolist() == [1, 2]
     assert got.loc["keras_loss", "largest_effect"] == pytest.approx(-0.2)
     assert got.loc["keras_loss", "where"] == "model_size width 30 depth 1 n 48000 final, RR (test)"
+    assert got.loc["keras_loss", "largest_beyond_effect"] == pytest.approx(-0.2)
     assert not got.loc["float64", "largest_beyond"]
+    assert np.isnan(got.loc["float64", "largest_beyond_effect"])
     text = why._answer_deviations(why.deviation_table(eff), "")
-    assert text[-1] == "Variants that move some number beyond the seed spread: `keras_loss`."
+    assert text[-1] == ("Variants that move some number beyond the seed spread: `keras_loss`; "
+                        "none of those effects exceeds 0.200 in size.")
+    # a count beside its size: the largest effect lies within the spread, a smaller one beyond
+    eff.loc[0, "effect"], eff.loc[1, "effect"] = 0.3, 0.004
+    text = why._answer_deviations(why.deviation_table(eff), "")
+    assert text[0].startswith("`keras_loss` moves 1 of 2 compared numbers by more than the seed "
+                              "spread (the largest of those by +0.004); its largest effect is "
+                              "+0.300 (model_size width 20")
+    assert text[-1].endswith("none of those effects exceeds 0.004 in size.")
+    eff["beyond_spread"] = False
+    text = why._answer_deviations(why.deviation_table(eff), "")
+    assert text[-1] == "Variants that move some number beyond the seed spread: none."
+    assert "the largest of those" not in text[0]
 
 
 def test_dead_unit_runs() -> None:

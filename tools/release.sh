@@ -18,6 +18,11 @@
 # (regularization includes a model-size run, label noise a sample-size run, and the phase chart
 # the training-time and sample-size grids at more widths: each stays in its lane.)
 #
+# `mnist:deviations:a` and `mnist:deviations:b` are the two lanes of the differential runs
+# (python -m hashlib_nn.deviations; about 12 and 22 minutes): each writes STORE/deviations-LANE.csv
+# and, once both lanes are done, the two replace results/twin/ours.csv (`deviations ship`),
+# committed like a grid. Run them beside each other or beside the grids above.
+#
 # - COMMIT is checked out in a separate worktree (/tmp/hashlib_nn-release-<commit>) and the runs
 #   train there, so that edits to this checkout meanwhile can make no run dirty;
 # - STORE is the results store, shared by the instances (it resumes: run the script again
@@ -60,6 +65,25 @@ for g in "$@"; do
     start=$(date +%s)
     if [ "$grid" = controls ]; then
         "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" --store "$store"
+    elif [ "$grid" = deviations ]; then
+        [ "$ds" = mnist ] || { echo "the differential runs are MNIST's; got $ds" >&2; exit 2; }
+        dev=("$python" -m hashlib_nn.deviations run --store "$store"
+             --csv "$store/deviations-$protocol.csv")
+        tt=(--experiments training_time --suites rr net knn --sklearn-knn none)
+        case "$protocol" in
+        a)
+            "${dev[@]}" --variants default --experiments sample_size
+            "${dev[@]}" --variants default "${tt[@]}"
+            "${dev[@]}" --variants default --experiments model_size --seeds-w20 10
+            "${dev[@]}" --variants keras_adam --experiments model_size --seeds-w20 3 ;;
+        b)
+            "${dev[@]}" --variants keras_loss bn_biased float64 keras_adam --experiments sample_size
+            "${dev[@]}" --variants keras_loss bn_biased float64 keras_adam "${tt[@]}"
+            "${dev[@]}" --variants keras_loss --experiments model_size --seeds-w20 10
+            "${dev[@]}" --variants bn_biased float64 --experiments model_size --seeds-w20 3 ;;
+        *) echo "deviations lane must be a or b; got '$protocol'" >&2; exit 2 ;;
+        esac
+        touch "$store/deviations-$protocol.done"
     else
         "$python" -m hashlib_nn.cli run --preset standard --chapter "$grid" --dataset "$ds" \
             ${protocol:+--protocol "$protocol"} ${WORKERS:+--workers "$WORKERS"} --store "$store" \
@@ -71,6 +95,19 @@ for g in "$@"; do
         "$((end - start))" "${commit:0:12}" >>"$store/release-times.tsv"
     # shipping computes nothing: it runs this checkout's code (its newest columns), while the
     # rows keep the commit and fingerprint of the code that trained them
+    if [ "$grid" = deviations ]; then
+        if [ -e "$store/deviations-a.done" ] && [ -e "$store/deviations-b.done" ]; then
+            PYTHONPATH="$here/src" "$python" -m hashlib_nn.deviations ship \
+                --from "$store/deviations-a.csv" "$store/deviations-b.csv" \
+                --csv "$out/twin/ours.csv" --note "$note; OMP_NUM_THREADS=1 (tools/release.sh \
+lanes mnist:deviations:a and :b)"
+            (cd "$here" && git add src/hashlib_nn/results/twin &&
+                git commit -q -m "Shipped differential runs (results/twin/ours.csv), from the release \
+run of ${commit:0:12}" -- src/hashlib_nn/results/twin) || true
+        fi
+        flock -u 9
+        continue
+    fi
     if [ "$grid" = controls ]; then
         PYTHONPATH="$here/src" "$python" -m hashlib_nn.controls --preset standard --dataset "$ds" \
             --store "$store" --ship --out-dir "$out"

@@ -45,6 +45,11 @@ seed spread; the appendix chapter calls these two.
 Command line::
 
     python -m hashlib_nn.deviations run [--variants ...] [--experiments ...] [--seeds-w20 10]
+    python -m hashlib_nn.deviations ship --from A.csv B.csv [--csv ours.csv] [--note "..."]
+
+``ship`` (:func:`ship`) replaces ours.csv with the union of run CSVs written elsewhere (the
+release run's lanes, ``tools/release.sh ... mnist:deviations:a mnist:deviations:b``), refusing
+rows from a dirty checkout.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ __all__ = [
     "provenance_path",
     "rows_of",
     "run_points",
+    "ship",
     "write_provenance",
 ]
 
@@ -110,6 +116,8 @@ COLUMNS: tuple[str, ...] = (
 #: ``effects``' epoch of a run evaluated once, at the epoch early stopping ended it.
 FINAL_EPOCH = -1
 _KEY = ("experiment", "variant", "width", "depth", "n_train", "epoch", "seed", "metric")
+#: What names one run in ours.csv: :data:`_KEY` less the epoch and the metric.
+_RUN_KEY = ("experiment", "variant", "width", "depth", "n_train", "seed")
 #: Where the differential runs ship (beside the standard results).
 OURS_CSV = Path(__file__).resolve().parent / "results" / "twin" / "ours.csv"
 
@@ -234,14 +242,21 @@ def rows_of(point: Point, variant: str, results: Sequence[Any]) -> pd.DataFrame:
 
 
 def _merge_into(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """Write ``frame``'s rows into the CSV at ``path`` (rows with the same key replaced), via a
-    temporary file and a rename; return the whole table."""
+    """Write ``frame``'s rows into the CSV at ``path``, via a temporary file and a rename; return
+    the whole table.
+
+    A run in ``frame`` (its experiment, variant, width, depth, n_train and seed) replaces every
+    row the CSV holds for that run, so a rerun that stopped early at another epoch leaves no row
+    of the earlier run behind.
+    """
     import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file():
         old = pd.read_csv(path)
-        frame = pd.concat([old, frame], ignore_index=True)
+        rerun = old.set_index(list(_RUN_KEY)).index.isin(
+            frame.set_index(list(_RUN_KEY)).index)
+        frame = pd.concat([old[~rerun], frame], ignore_index=True)
     frame = frame.drop_duplicates(list(_KEY), keep="last")
     frame = frame.sort_values(list(_KEY), kind="stable").reset_index(drop=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -329,17 +344,19 @@ def provenance_path(csv_path: str | Path) -> Path:
     return p.with_name(p.stem + ".provenance.json")
 
 
-def write_provenance(table: pd.DataFrame, path: str | Path) -> dict[str, Any]:
+def write_provenance(table: pd.DataFrame, path: str | Path, *,
+                     note: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Summarize where ``table``'s rows come from into the JSON file ``path``; return it.
 
     Per experiment and variant: the runs (distinct seeds x points), their summed training and
     evaluation seconds, and the first and last run; overall: the git commits, results
-    fingerprints and library versions seen, and this machine
-    (:func:`hashlib_nn.provenance.machine`).
+    fingerprints and library versions seen, and the machine that writes the summary
+    (:func:`hashlib_nn.provenance.machine`); ``note``, when given, says how the runs ran (the
+    command lines, threads, processes), since the rows do not record it.
     """
     import json
 
-    runs = table.drop_duplicates(["experiment", "variant", "width", "depth", "n_train", "seed"])
+    runs = table.drop_duplicates(list(_RUN_KEY))
     groups: dict[str, Any] = {}
     for (exp, var), g in runs.groupby(["experiment", "variant"]):
         groups.setdefault(str(exp), {})[str(var)] = {
@@ -358,10 +375,47 @@ def write_provenance(table: pd.DataFrame, path: str | Path) -> dict[str, Any]:
         **{col: seen(col) for col in ("git_commit", "git_dirty", "results_fingerprint",
                                       "hashlib_nn", "torch", "numpy", "sklearn", "python",
                                       "device")},
-        "machine": machine(),
+        "machine": machine(), **({"note": note} if note else {}),
     }  # fmt: skip
     Path(path).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return out
+
+
+def ship(sources: Sequence[str | Path], csv_path: str | Path = OURS_CSV, *,
+         note: str | None = None) -> pd.DataFrame:
+    """Replace ``csv_path`` (ours.csv) with the rows of the run CSVs ``sources`` and write its
+    provenance (:func:`write_provenance`, with ``note``); return the table.
+
+    The sources must hold different runs (a run in two of them is refused), and every row must
+    come from a clean checkout: a row with ``git_dirty`` true is refused, since shipped results
+    must be traceable to committed code. Nothing is written when a check fails.
+    """
+    import pandas as pd
+
+    if not sources:
+        raise ValueError("ship needs at least one source CSV; got none")
+    frames = []
+    for i, src in enumerate(sources):
+        frame = load_ours(src)
+        dirty = frame["git_dirty"].astype(str).str.lower().isin(["true", "1"])
+        if dirty.any():
+            raise ValueError(
+                f"{src}: {int(dirty.sum())} rows were computed from a checkout with uncommitted "
+                f"changes (git_dirty=true); shipped runs must come from a clean checkout")
+        frames.append(frame.assign(_source=i))
+    table = pd.concat(frames, ignore_index=True)
+    sources_per_run = table.groupby(list(_RUN_KEY))["_source"].nunique()
+    shared = sources_per_run[sources_per_run > 1]
+    if len(shared):
+        raise ValueError(f"{len(shared)} runs are in more than one source, e.g. "
+                         f"{dict(zip(_RUN_KEY, shared.index[0]))}; give each run one source")
+    table = table.drop(columns="_source")
+    path = Path(csv_path)
+    if path.is_file():
+        path.unlink()
+    table = _merge_into(path, table)
+    write_provenance(table, provenance_path(path), note=note)
+    return table
 
 
 def load_ours(path: str | Path | None = None) -> pd.DataFrame:
@@ -458,7 +512,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--csv", default=str(OURS_CSV), help=f"output CSV (default {OURS_CSV})")
     r.add_argument("--deadline", default=None,
                    help="UTC time HH:MM after which no new group starts")  # fmt: skip
+    sh = sub.add_parser("ship", help="replace ours.csv with the rows of run CSVs")
+    sh.add_argument("--from", dest="sources", nargs="+", required=True,
+                    help="run CSVs written by `run --csv` (e.g. the release lanes)")
+    sh.add_argument("--csv", default=str(OURS_CSV), help=f"the CSV to replace (default {OURS_CSV})")
+    sh.add_argument("--note", default=None, help="how the runs ran, kept in the provenance")
     args = parser.parse_args(argv)
+    if args.command == "ship":
+        table = ship(args.sources, args.csv, note=args.note)
+        print(f"shipped {len(table)} rows to {args.csv}")
+        return 0
     for name in ("seeds", "seeds_w20"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")

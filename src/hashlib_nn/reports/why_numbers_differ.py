@@ -271,22 +271,27 @@ def depth_spike(table: pd.DataFrame) -> dict[str, float]:
 
 def deviation_table(effects: pd.DataFrame) -> pd.DataFrame:
     """Per variant: how many of its (point, metric) effects exceed the seed spread, of how
-    many, and its largest effect in absolute value with where it is."""
+    many, its largest effect in absolute value with where it is, and the largest effect in
+    absolute value among those beyond the spread (``largest_beyond_effect``; NaN when none is),
+    so that a count is read beside the size of what it counts."""
     rows = []
     for variant, g in effects.groupby("variant", sort=False):
         g = g[g["effect"].notna()]
         if g.empty:
             continue
         worst = g.loc[g["effect"].abs().idxmax()]
+        beyond = g[g["beyond_spread"].astype(bool)]["effect"]
         at = "final" if worst["experiment"] != "training_time" else f"epoch {int(worst['epoch'])}"
         where = (f"{worst['experiment']} width {int(worst['width'])} depth {int(worst['depth'])}"
                  f" n {int(worst['n_train'])} {at}, "
                  f"{LABELS.get(worst['metric'], worst['metric'])}")  # fmt: skip
         rows.append({"variant": variant, "beyond_spread": int(g["beyond_spread"].sum()),
                      "compared": len(g), "largest_effect": float(worst["effect"]),
-                     "largest_beyond": bool(worst["beyond_spread"]), "where": where})  # fmt: skip
+                     "largest_beyond": bool(worst["beyond_spread"]), "where": where,
+                     "largest_beyond_effect": (float(beyond.loc[beyond.abs().idxmax()])
+                                               if len(beyond) else float("nan"))})  # fmt: skip
     return pd.DataFrame(rows, columns=["variant", "beyond_spread", "compared", "largest_effect",
-                                       "largest_beyond", "where"])  # fmt: skip
+                                       "largest_beyond", "where", "largest_beyond_effect"])  # fmt: skip
 
 
 def dead_unit_runs(frame: pd.DataFrame, *, width: int = 20) -> tuple[int, int]:
@@ -365,12 +370,20 @@ def _answer_deviations(dev: pd.DataFrame | None, missing: str) -> list[str]:
         return ["The differential runs hold no toggled variant beside the default yet."]
     out = []
     for r in dev.itertuples():
+        size = ("" if r.beyond_spread == 0 or r.largest_beyond
+                else f" (the largest of those by {r.largest_beyond_effect:+.3f})")
         out.append(f"`{r.variant}` moves {r.beyond_spread} of {r.compared} compared numbers by "
-                   f"more than the seed spread; its largest effect is {r.largest_effect:+.3f} "
-                   f"({r.where}; {'beyond' if r.largest_beyond else 'within'} the spread).")
-    movers = dev[dev["beyond_spread"] > 0]["variant"].tolist()
-    out.append("Variants that move some number beyond the seed spread: "
-               + (", ".join(f"`{v}`" for v in movers) if movers else "none") + ".")
+                   f"more than the seed spread{size}; its largest effect is "
+                   f"{r.largest_effect:+.3f} ({r.where}; "
+                   f"{'beyond' if r.largest_beyond else 'within'} the spread).")
+    movers = dev[dev["beyond_spread"] > 0]
+    if movers.empty:
+        out.append("Variants that move some number beyond the seed spread: none.")
+    else:
+        top = float(movers["largest_beyond_effect"].abs().max())
+        out.append("Variants that move some number beyond the seed spread: "
+                   + ", ".join(f"`{v}`" for v in movers["variant"])
+                   + f"; none of those effects exceeds {top:.3f} in size.")
     return out
 
 

@@ -408,7 +408,8 @@ def ship(sources: Sequence[str | Path], csv_path: str | Path = OURS_CSV, *,
     shared = sources_per_run[sources_per_run > 1]
     if len(shared):
         raise ValueError(f"{len(shared)} runs are in more than one source, e.g. "
-                         f"{dict(zip(_RUN_KEY, shared.index[0]))}; give each run one source")
+                         f"{dict(zip(_RUN_KEY, shared.index[0], strict=True))}; give each run one "
+                         f"source")
     table = table.drop(columns="_source")
     path = Path(csv_path)
     if path.is_file():

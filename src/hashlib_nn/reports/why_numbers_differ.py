@@ -291,7 +291,8 @@ def deviation_table(effects: pd.DataFrame) -> pd.DataFrame:
                      "largest_beyond_effect": (float(beyond.loc[beyond.abs().idxmax()])
                                                if len(beyond) else float("nan"))})  # fmt: skip
     return pd.DataFrame(rows, columns=["variant", "beyond_spread", "compared", "largest_effect",
-                                       "largest_beyond", "where", "largest_beyond_effect"])  # fmt: skip
+                                       "largest_beyond", "where",
+                                       "largest_beyond_effect"])  # fmt: skip
 
 
 def dead_unit_runs(frame: pd.DataFrame, *, width: int = 20) -> tuple[int, int]:

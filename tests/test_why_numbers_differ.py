@@ -176,6 +176,9 @@ def test_deviation_table_counts_effects_beyond_the_spread() -> None:
     assert got.loc["keras_loss", "largest_beyond_effect"] == pytest.approx(-0.2)
     assert not got.loc["float64", "largest_beyond"]
     assert np.isnan(got.loc["float64", "largest_beyond_effect"])
+    shown = why.readable(got.reset_index()[list(why.DEVIATION_NAMES)], why.DEVIATION_NAMES)
+    assert list(shown.columns) == list(why.DEVIATION_NAMES.values())
+    assert len(set(shown.columns)) == len(shown.columns)
     text = why._answer_deviations(why.deviation_table(eff), "")
     assert text[-1] == ("Variants that move some number beyond the seed spread: `keras_loss`; "
                         "none of those effects exceeds 0.200 in size.")

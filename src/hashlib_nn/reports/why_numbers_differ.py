@@ -73,6 +73,13 @@ NAMES = {
     "ours_budget": "Ours at the twin's epochs", "side": "Twin agrees with",
     "twin_epochs": "Twin epochs", "ours_epochs": "Our epochs", "side_basis": "Against ours at",
 }  # fmt: skip
+#: Headers of the deviation table (:func:`deviation_table`) as the page shows it.
+DEVIATION_NAMES = {
+    "variant": "Variant", "beyond_spread": "Numbers beyond the seed spread",
+    "compared": "Numbers compared", "largest_beyond_effect": "Largest effect beyond the spread",
+    "largest_effect": "Largest effect", "largest_beyond": "Is the largest beyond the spread",
+    "where": "Where the largest effect is",
+}  # fmt: skip
 
 
 def _need(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -442,7 +449,8 @@ def report(twin: pd.DataFrame | None, *, differential: pd.DataFrame | None,
     out.tables["comparison"] = _display(table)
     spike = depth_spike(table)
     dev = deviation_table(effects) if effects is not None else None
-    out.tables["deviations"] = dev if dev is not None else pd.DataFrame()
+    out.tables["deviations"] = (readable(dev[list(DEVIATION_NAMES)], DEVIATION_NAMES)
+                                if dev is not None else pd.DataFrame())  # fmt: skip
     seeds = twin[(twin["experiment"] == "model_size") & (twin["width"] == 20) & twin["final"]
                  & twin["metric"].isin(["rr_train", "rr_test", "knn_sklearn_test",
                                         "n_bits_kept"])]  # fmt: skip

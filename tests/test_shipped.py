@@ -161,6 +161,14 @@ def test_stale_rows_are_those_of_other_code() -> None:
     assert "2 were computed from a checkout with uncommitted changes" in line
 
 
+def test_dirty_rows_reads_git_dirty_as_recorded_and_as_a_csv_gives_it_back(tmp_path) -> None:
+    frame = pd.DataFrame({"git_dirty": ["true", "false", True, False, "1", None]})
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    expect = [True, False, True, False, True, False]
+    assert provenance.dirty_rows(frame).tolist() == expect
+    assert provenance.dirty_rows(pd.read_csv(tmp_path / "r.csv")).tolist() == expect
+
+
 def test_results_fingerprint_follows_the_source_and_versions() -> None:
     base = provenance._fingerprint({"a.py": b"x = 1"}, "2.13.0", "1.9.1")
     assert base == provenance._fingerprint({"a.py": b"x = 1"}, "2.13.0", "1.9.1")

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hashlib_nn.experiments.store import open_store
-from hashlib_nn.provenance import machine
+from hashlib_nn.provenance import dirty_rows, machine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -397,7 +397,7 @@ def ship(sources: Sequence[str | Path], csv_path: str | Path = OURS_CSV, *,
     frames = []
     for i, src in enumerate(sources):
         frame = load_ours(src)
-        dirty = frame["git_dirty"].astype(str).str.lower().isin(["true", "1"])
+        dirty = dirty_rows(frame)
         if dirty.any():
             raise ValueError(
                 f"{src}: {int(dirty.sum())} rows were computed from a checkout with uncommitted "

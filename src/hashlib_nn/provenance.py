@@ -30,6 +30,7 @@ from typing import Any
 __all__ = [
     "PRESENTATION_MODULES",
     "RESULT_MODULES",
+    "dirty_rows",
     "git_state",
     "machine",
     "results_fingerprint",
@@ -94,6 +95,13 @@ def git_state(package_dir: str | os.PathLike | None = None) -> tuple[str | None,
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
     return commit or None, None if status is None else str(bool(status)).lower()
+
+
+def dirty_rows(frame: Any) -> Any:
+    """Boolean mask of the rows of a results frame computed from a checkout with uncommitted
+    changes: ``git_dirty`` as :func:`git_state` records it (``"true"``), or as a CSV reads it
+    back (``True``, ``"True"``, ``"1"``)."""
+    return frame["git_dirty"].astype(str).str.lower().isin(["true", "1"])
 
 
 def _fingerprint(sources: dict[str, bytes], torch_version: str, sklearn_version: str) -> str:

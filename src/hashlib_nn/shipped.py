@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from hashlib_nn import shipped_files
 from hashlib_nn.experiments.presets import ALL_CHAPTERS, PRESETS, PROTOCOLS, grid
 from hashlib_nn.experiments.store import open_store
-from hashlib_nn.provenance import machine, results_fingerprint
+from hashlib_nn.provenance import dirty_rows, machine, results_fingerprint
 from hashlib_nn.shipped_files import FILE_OF, PROVENANCE_COLUMNS, VERSION_KEYS, shipped_root
 from hashlib_nn.validation import atomic_write, check_choice
 
@@ -85,7 +85,7 @@ def traceability(frame: pd.DataFrame, run_columns: Sequence[str] = ("key",)) -> 
         return "No shipped runs."
     runs = frame.drop_duplicates(list(run_columns))
     stale = int(stale_rows(runs).sum())
-    dirty = int(runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).sum())
+    dirty = int(dirty_rows(runs).sum())
     text = (f"Traceability: {len(runs) - stale} of {len(runs)} runs carry the running code's "
             f"results fingerprint ({results_fingerprint()})")
     if stale:
@@ -347,7 +347,7 @@ def summary(
         f"Computed on {cpu} ({cores}; device {_joined(runs['device'])}) {when}: "
         f"{spent} of training and evaluation, summed over the runs."
     )
-    dirty = runs["git_dirty"].astype(str).str.lower().isin(["true", "1"]).any()
+    dirty = dirty_rows(runs).any()
     commits = _joined(runs["git_commit"].map(lambda c: str(c)[:10], na_action="ignore"))
     lines.append(
         f"Versions: torch {_joined(runs['torch'])}, hashlib_nn {_joined(runs['hashlib_nn'])}, "

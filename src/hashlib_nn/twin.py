@@ -80,7 +80,7 @@ from hashlib_nn.categorization import categorization_report, knn_accuracy_sklear
 from hashlib_nn.codes import NeuralCodes
 from hashlib_nn.data import load_dataset
 from hashlib_nn.metrics import redundancy_ratio
-from hashlib_nn.provenance import git_state, machine
+from hashlib_nn.provenance import dirty_rows, git_state, machine
 from hashlib_nn.train import tile_to_length
 
 __all__ = [
@@ -670,8 +670,7 @@ def provenance(frame: pd.DataFrame, note: str = SHARED_MACHINE_NOTE) -> dict[str
         "torch_threads": sorted(int(v) for v in runs["torch_threads"].unique()),
         "created": [str(runs["created"].min()), str(runs["created"].max())],
         "git_commits": sorted(str(v) for v in runs["git_commit"].unique()),
-        **({"git_dirty_runs": int(runs["git_dirty"].astype(str).str.lower()
-                                  .isin(["true", "1"]).sum())}
+        **({"git_dirty_runs": int(dirty_rows(runs).sum())}
            if "git_dirty" in runs.columns else {}),  # fmt: skip
         "machine": machine(),
         "note": note,

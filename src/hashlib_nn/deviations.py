@@ -251,12 +251,18 @@ def _merge_into(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file():
         old = pd.read_csv(path)
         rerun = old.set_index(list(_RUN_KEY)).index.isin(
             frame.set_index(list(_RUN_KEY)).index)
         frame = pd.concat([old[~rerun], frame], ignore_index=True)
+    return _write_table(path, frame)
+
+
+def _write_table(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Write ``frame`` (one row per key, sorted by it) to the CSV at ``path`` through a
+    temporary file and a rename, so a reader never sees half a table; return what was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     frame = frame.drop_duplicates(list(_KEY), keep="last")
     frame = frame.sort_values(list(_KEY), kind="stable").reset_index(drop=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -410,11 +416,8 @@ def ship(sources: Sequence[str | Path], csv_path: str | Path = OURS_CSV, *,
         raise ValueError(f"{len(shared)} runs are in more than one source, e.g. "
                          f"{dict(zip(_RUN_KEY, shared.index[0], strict=True))}; give each run one "
                          f"source")
-    table = table.drop(columns="_source")
     path = Path(csv_path)
-    if path.is_file():
-        path.unlink()
-    table = _merge_into(path, table)
+    table = _write_table(path, table.drop(columns="_source"))
     write_provenance(table, provenance_path(path), note=note)
     return table
 
